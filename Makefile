@@ -1,0 +1,49 @@
+# Two commands matter on a fresh machine:  make run   and   make test
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+MPIEXEC := $(VENV)/bin/mpiexec
+STAMP   := $(VENV)/.installed
+NP      ?= 2
+CASE    ?= cases/quick.yaml
+OUT     ?= runs/quick
+PYTEST  := $(PY) -m pytest -q
+
+.PHONY: setup run test test-serial test-mpi lint bench validate clean help
+
+help:
+	@echo "make run    set up (if needed) and run $(CASE) on $(NP) ranks into $(OUT)"
+	@echo "make test   set up (if needed) and run the test suite, serial then mpiexec -n 2"
+	@echo "make lint | bench | validate | setup | clean"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup.sh scripts/find-python
+	bash scripts/setup.sh $(VENV)
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(MPIEXEC) -n $(NP) $(VENV)/bin/solver run $(CASE) -o $(OUT)
+
+# The default suite: every test serially, then every MPI-aware test on 2 ranks (rank 0
+# reports; tests marked `serial` spawn their own mpiexec and are skipped there).
+test: $(STAMP)
+	$(MAKE) --no-print-directory test-serial
+	$(MAKE) --no-print-directory test-mpi
+
+test-serial: $(STAMP)
+	$(PYTEST) -m "not slow"
+
+test-mpi: $(STAMP)
+	timeout 1200 $(MPIEXEC) -n 2 bash tests/mpi_rank_output.sh $(PYTEST) -m "not slow and not serial"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check solver tests benchmarks
+
+bench: $(STAMP)
+	$(PY) benchmarks/elasticity_bench.py
+
+validate: $(STAMP)
+	$(PYTEST) -m slow
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,144 @@
+"""The ``solver`` command (also ``python -m solver``).
+
+    solver check CASE [--set KEY=VALUE ...]          validate only, no mesh, no solve
+    solver run CASE -o DIR [--set KEY=VALUE ...]     run (under mpirun for parallel)
+    solver materials                                 list the material library
+
+Exit codes: 0 success, 2 invalid case or command line, 3 solver failure, 1 other errors.
+Errors are one line on stderr (rank 0); ``--traceback`` shows the Python traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EPILOG = """examples:
+  solver check cases/quick.yaml
+  mpirun -n 4 solver run cases/quick.yaml -o runs/quick
+  solver run cases/quick.yaml --set geometry.coatings[0].thickness=8e-9 -o runs/t8nm
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="solver", description="Coupled mechano-electrochemical FE solver for coated "
+        "Li/Na metal anodes (DOLFINx). Case files are YAML in SI units.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from solver import __version__
+
+    p.add_argument("--version", action="version", version=f"solver {__version__}")
+    p.add_argument("--traceback", action="store_true",
+                   help="show the Python traceback of an error (for bug reports)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def common(sp):
+        sp.add_argument("case", type=Path, help="case file (YAML, SI units)")
+        sp.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="override a case value by its dotted key, e.g. "
+                        "geometry.metal.thickness=2e-6 or geometry.coatings[0].thickness=8e-9 "
+                        "(repeatable; validated like the file)")
+
+    c = sub.add_parser("check", help="validate a case file (no mesh, no solve)",
+                       description="Validate a case file and its overrides: schema, units, "
+                       "materials, boundary names and geometry, without building a mesh.")
+    common(c)
+    r = sub.add_parser("run", help="run a case and write the output directory",
+                       description="Run a case. Writes case.yaml, versions.json, log.txt, "
+                       "fields/*.bp (ParaView), history.csv, metrics.json (last, atomically) "
+                       "and figures/*.png into the output directory. Parallel: "
+                       "mpirun -n N solver run ...",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common(r)
+    r.add_argument("-o", "--output", type=Path, default=None,
+                   help="output directory (default: runs/<case name>)")
+    r.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    r.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    sub.add_parser("materials", help="list the material library with sources",
+                   description="List the built-in material library (values and sources).")
+    return p
+
+
+def _cmd_check(args, comm) -> int:
+    from solver.config import load_case
+
+    case = load_case(args.case, args.overrides)
+    if comm.rank == 0:
+        print(f"{args.case}: ok ({case.name}, {case.dimension}D, "
+              f"{case.geometry.kind} geometry)")
+    return 0
+
+
+def _cmd_run(args, comm) -> int:
+    from solver.config import load_case
+    from solver.io import log as runlog
+    from solver.run import run_case
+
+    case = load_case(args.case, args.overrides)
+    if args.no_figures:
+        case.output.figures = False
+    outdir = args.output or Path("runs") / case.name
+    runlog.setup(comm.rank, comm.size, args.verbose)
+    if comm.rank == 0:
+        outdir.mkdir(parents=True, exist_ok=True)
+        (outdir / "log.txt").unlink(missing_ok=True)
+        runlog.add_logfile(outdir / "log.txt")
+    import logging
+
+    logging.getLogger("solver").info(
+        f"solver run {args.case} -> {outdir} on {comm.size} rank(s)")
+    try:
+        run_case(case, outdir, comm)
+    finally:
+        runlog.close()
+    if comm.rank == 0:
+        print(f"results: {outdir}")
+    return 0
+
+
+def _cmd_materials(args, comm) -> int:
+    from solver.materials import load_library
+
+    if comm.rank == 0:
+        for name, m in load_library().items():
+            e = f"E={m.youngs_modulus:.3g} Pa" if m.youngs_modulus else "anisotropic"
+            print(f"{name:16s} {e:18s} {m.description if hasattr(m, 'description') else ''}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    import solver.compat  # noqa: F401  (before mpi4py/dolfinx)
+    from mpi4py import MPI
+
+    from solver.errors import SolverError
+
+    comm = MPI.COMM_WORLD
+    cmd = {"check": _cmd_check, "run": _cmd_run, "materials": _cmd_materials}[args.command]
+    try:
+        return cmd(args, comm)
+    except SolverError as e:
+        # Raised identically on every rank (validation and solver decisions are collective).
+        if args.traceback:
+            raise
+        if comm.rank == 0:
+            print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        if comm.rank == 0:
+            print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug or an environment problem: one line, then stop all ranks
+        if args.traceback:
+            import traceback
+
+            traceback.print_exc()
+        print(f"error: [rank {comm.rank}] internal error {type(e).__name__}: {e} "
+              "(rerun with --traceback and report it)", file=sys.stderr)
+        sys.stderr.flush()
+        if comm.size > 1:
+            comm.Abort(1)
+        return 1

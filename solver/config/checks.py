@@ -1,0 +1,125 @@
+"""Cross-field checks of a schema-valid case, done before any mesh is built."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from solver.errors import CaseError
+
+
+def region_names(case) -> list[str]:
+    g = case.geometry
+    if g.kind == "polycrystal":
+        return [f"grain_{i}" for i in range(g.n_grains)]
+    names = ["metal"] + [c.name for c in g.coatings]
+    if g.electrolyte is not None:
+        names.append("electrolyte")
+    return names
+
+
+def boundary_names(case) -> list[str]:
+    g = case.geometry
+    names = ["bottom", "top", "left", "right"]
+    if case.dimension == 3:
+        names += ["front", "back"]
+    if g.kind == "polycrystal":
+        return names + ["grain_boundaries"]
+    stack = region_names(case)
+    names += [f"interface_{a}_{b}" for a, b in zip(stack[:-1], stack[1:], strict=True)]
+    if g.predelamination is not None:
+        names.append("predelaminated")
+    return names
+
+
+def flat_boundaries(case) -> set[str]:
+    """Outer boundaries that are planes (rollers need a fixed normal)."""
+    g = case.geometry
+    flat = {"bottom", "left", "right"} | ({"front", "back"} if case.dimension == 3 else set())
+    if g.kind == "polycrystal" or g.electrolyte is not None or not _perturbed(case):
+        flat.add("top")
+    return flat
+
+
+def _perturbed(case) -> bool:
+    g = case.geometry
+    return g.kind == "layered" and bool(g.metal.perturbations)
+
+
+def region_materials(case) -> dict[str, tuple[str, str]]:
+    """region -> (material name, key path where it was given)."""
+    g = case.geometry
+    if g.kind == "polycrystal":
+        return {"grains": (g.material, "geometry.material")}
+    out = {"metal": (g.metal.material, "geometry.metal.material")}
+    for i, c in enumerate(g.coatings):
+        out[c.name] = (c.material, f"geometry.coatings[{i}].material")
+    if g.electrolyte is not None:
+        out["electrolyte"] = (g.electrolyte.material, "geometry.electrolyte.material")
+    return out
+
+
+def check_case(case) -> None:
+    from solver.geometry import check_geometry
+    from solver.materials import load_library, resolve_materials
+
+    g = case.geometry
+    # names
+    if g.kind == "layered":
+        seen = {"metal", "electrolyte"}
+        for i, c in enumerate(g.coatings):
+            if c.name in seen:
+                raise CaseError(f"geometry.coatings[{i}].name: '{c.name}' is used twice or is "
+                                "reserved (metal, electrolyte); choose another name")
+            seen.add(c.name)
+    # materials
+    mats = resolve_materials({k: v.model_dump(exclude_none=True)
+                              for k, v in case.materials.items()}, load_library())
+    for _region, (name, key) in region_materials(case).items():
+        if name not in mats:
+            close = ", ".join(sorted(mats))
+            raise CaseError(f"{key}: unknown material '{name}'; use one of {close}, "
+                            "or define it under 'materials:'")
+    # elasticity
+    el = case.physics.elasticity
+    regions = region_names(case)
+    bnames = boundary_names(case)
+    outer = set(bnames) & {"bottom", "top", "left", "right", "front", "back"}
+    for i, e in enumerate(el.eigenstrain):
+        k = f"physics.elasticity.eigenstrain[{i}]"
+        if e.region not in regions:
+            raise CaseError(f"{k}.region: unknown region '{e.region}'; known: "
+                            f"{', '.join(regions[:12])}")
+        if e.tensor is not None:
+            t = np.asarray(e.tensor, dtype=float)
+            if t.ndim != 2 or t.shape[0] != t.shape[1] or t.shape[0] not in (case.dimension, 3):
+                raise CaseError(f"{k}.tensor: expected a {case.dimension}x{case.dimension} "
+                                f"(or 3x3) matrix, got shape {t.shape}")
+            if not np.allclose(t, t.T):
+                raise CaseError(f"{k}.tensor: a strain tensor must be symmetric")
+            if np.abs(t).max() > 0.5:
+                raise CaseError(f"{k}.tensor: components must be small strains (|e| <= 0.5)")
+    has_dirichlet = False
+    for i, bc in enumerate(el.boundary_conditions):
+        k = f"physics.elasticity.boundary_conditions[{i}]"
+        if bc.boundary not in bnames:
+            raise CaseError(f"{k}.boundary: unknown boundary '{bc.boundary}'; known: "
+                            f"{', '.join(bnames)}")
+        if bc.boundary not in outer:
+            raise CaseError(f"{k}.boundary: '{bc.boundary}' is an internal interface; "
+                            f"{bc.type} conditions apply to outer boundaries "
+                            f"({', '.join(sorted(outer))})")
+        if bc.type in ("displacement", "traction") and len(bc.value) != case.dimension:
+            raise CaseError(f"{k}.value: expected {case.dimension} components for a "
+                            f"{case.dimension}D case, got {len(bc.value)}")
+        if bc.type == "roller" and bc.boundary not in flat_boundaries(case):
+            raise CaseError(f"{k}.boundary: a roller needs a flat boundary and "
+                            f"'{bc.boundary}' is not flat; use clamped or displacement")
+        if bc.type == "pressure" and abs(bc.value) > 1e11:
+            raise CaseError(f"{k}.value: {bc.value:g} Pa is beyond any solid's strength; "
+                            "pressures are in pascals (1 MPa = 1e6)")
+        if bc.type in ("clamped", "roller", "displacement"):
+            has_dirichlet = True
+    if not has_dirichlet:
+        raise CaseError("physics.elasticity.boundary_conditions: no clamped, roller or "
+                        "displacement condition, so the body can move freely; add one")
+    check_geometry(case)

@@ -1,0 +1,264 @@
+"""Case-file schema (pydantic v2). SI units throughout: m, s, Pa, V, mol/m^3.
+
+Every model forbids unknown keys. Range checks that need more than one value (a layer
+thinner than the mesh can resolve, a bump outside the domain) live in `Case`'s validators so
+that `solver check` catches them before any mesh is built.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=False, frozen=False)
+
+
+def _finite(v: float) -> float:
+    if not math.isfinite(v):
+        raise ValueError("must be a finite number")
+    return v
+
+
+Length = Annotated[float, Field(gt=0.0, lt=1.0, description="metres")]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+# --------------------------------------------------------------------------- geometry
+class Bump(Strict):
+    """Hemispherical (``shape: spherical``) or Gaussian bump on the metal surface.
+
+    2D: ``center`` is [x]; 3D: [x, y]. ``height`` > 0 is a protrusion, < 0 a pit."""
+
+    type: Literal["bump"]
+    center: list[Finite] = Field(min_length=1, max_length=2)
+    radius: Length
+    height: Finite
+    shape: Literal["gaussian", "spherical"] = "gaussian"
+
+
+class Sinusoid(Strict):
+    """amplitude * cos(2 pi x / wavelength + phase) (3D: times cos(2 pi y / wavelength_y))."""
+
+    type: Literal["sinusoid"]
+    amplitude: Finite
+    wavelength: Length
+    wavelength_y: Length | None = None
+    phase: Finite = 0.0
+
+
+class RandomRoughness(Strict):
+    """Seeded smooth random surface: Fourier modes with Gaussian spectrum."""
+
+    type: Literal["random"]
+    rms: Annotated[float, Field(gt=0.0, lt=1.0)]
+    correlation_length: Length
+    seed: int = 0
+
+
+Perturbation = Annotated[Bump | Sinusoid | RandomRoughness, Field(discriminator="type")]
+
+
+class Metal(Strict):
+    material: str = "Li"
+    thickness: Length
+    perturbations: list[Perturbation] = []
+
+
+class Layer(Strict):
+    """A conformal coating layer; layers are listed from the metal outwards."""
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    material: str
+    thickness: Length
+
+
+class Electrolyte(Strict):
+    material: str
+    thickness: Length
+
+
+class Predelamination(Strict):
+    """A segment of the metal/first-coating interface that is already debonded.
+
+    2D: centred at ``center`` (x) with total ``length``; 3D: a disc of diameter ``length``
+    centred at ``center`` = [x, y]."""
+
+    center: list[Finite] = Field(min_length=1, max_length=2)
+    length: Length
+
+
+class MeshSize(Strict):
+    elements_through_thinnest_layer: Annotated[int, Field(ge=1, le=64)] = 4
+    max_size: Length | None = None  # default: width / 20
+    growth_rate: Annotated[float, Field(gt=1.0, le=3.0)] = 1.3
+    geometry_order: Literal[1, 2] = 1
+
+
+class LayeredGeometry(Strict):
+    """Metal slab, perturbed top surface, conformal coatings, optional electrolyte."""
+
+    kind: Literal["layered"] = "layered"
+    width: Length
+    depth: Length | None = None  # 3D only (y extent)
+    metal: Metal
+    coatings: list[Layer] = []
+    electrolyte: Electrolyte | None = None
+    predelamination: Predelamination | None = None
+    mesh: MeshSize = MeshSize()
+
+
+class PolycrystalGeometry(Strict):
+    """Slab of Voronoi grains (ceramic electrolyte) with a per-grain orientation angle."""
+
+    kind: Literal["polycrystal"]
+    width: Length
+    height: Length
+    depth: Length | None = None
+    material: str
+    n_grains: Annotated[int, Field(ge=1, le=5000)]
+    seed: int = 0
+    grain_boundary_width: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    mesh: MeshSize = MeshSize()
+
+
+Geometry = Annotated[LayeredGeometry | PolycrystalGeometry, Field(discriminator="kind")]
+
+
+# --------------------------------------------------------------------------- materials
+class MaterialOverride(Strict):
+    """Any library field may be overridden per case; new materials need E and nu (or C)."""
+
+    youngs_modulus: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] | None = None
+    poisson_ratio: Annotated[float, Field(gt=-1.0, lt=0.5)] | None = None
+    stiffness_voigt: list[list[Finite]] | None = None  # 6x6, Pa, crystal frame
+    molar_volume: Annotated[float, Field(gt=0.0)] | None = None
+    fracture_toughness: Annotated[float, Field(gt=0.0)] | None = None  # Gc, J/m^2
+    cation_diffusivity: Annotated[float, Field(gt=0.0)] | None = None
+    ionic_conductivity: Annotated[float, Field(gt=0.0)] | None = None
+    electronic_conductivity: Annotated[float, Field(gt=0.0)] | None = None
+    source: str | None = None
+
+    @field_validator("youngs_modulus")
+    @classmethod
+    def _modulus_units(cls, v):
+        if v is not None and v < 1e5:
+            raise ValueError(
+                f"{v:g} Pa is not a solid's modulus; SI wants pascals (e.g. 4.9e9 for 4.9 GPa)"
+            )
+        return v
+
+
+# --------------------------------------------------------------------------- elasticity
+class Eigenstrain(Strict):
+    """Stress-free strain of a region: isotropic ``value`` (e* I) or a full ``tensor``."""
+
+    region: str
+    value: Finite | None = None
+    tensor: list[list[Finite]] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.value is None) == (self.tensor is None):
+            raise ValueError("give exactly one of 'value' (isotropic) or 'tensor'")
+        if self.value is not None and abs(self.value) > 0.5:
+            raise ValueError(f"value {self.value:g} is not a small strain (|e*| <= 0.5)")
+        return self
+
+
+class Clamped(Strict):
+    type: Literal["clamped"]
+    boundary: str
+
+
+class Roller(Strict):
+    """Zero normal displacement on a flat boundary (left/right/bottom/top/front/back)."""
+
+    type: Literal["roller"]
+    boundary: str
+
+
+class Displacement(Strict):
+    """Prescribed displacement components (m); ``null`` leaves a component free."""
+
+    type: Literal["displacement"]
+    boundary: str
+    value: list[Finite | None] = Field(min_length=2, max_length=3)
+
+
+class Traction(Strict):
+    type: Literal["traction"]
+    boundary: str
+    value: list[Finite] = Field(min_length=2, max_length=3)  # Pa
+
+
+class Pressure(Strict):
+    """Pressure p (Pa) acting against the outward normal: t = -p n."""
+
+    type: Literal["pressure"]
+    boundary: str
+    value: Finite
+
+
+BoundaryCondition = Annotated[
+    Clamped | Roller | Displacement | Traction | Pressure, Field(discriminator="type")
+]
+
+
+class LinearSolver(Strict):
+    type: Literal["iterative", "direct"] = "iterative"
+    rtol: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-10
+    max_iterations: Annotated[int, Field(ge=1)] = 500
+    petsc_options: dict[str, str | int | float | bool | None] = {}
+
+
+class Elasticity(Strict):
+    degree: Literal[1, 2, 3] = 2
+    eigenstrain: list[Eigenstrain] = []
+    boundary_conditions: list[BoundaryCondition] = Field(min_length=1)
+    solver: LinearSolver = LinearSolver()
+
+
+class Physics(Strict):
+    elasticity: Elasticity
+
+
+class Loading(Strict):
+    """Quasi-static load stepping: loads and eigenstrains are scaled by factors 1/n ... 1."""
+
+    steps: Annotated[int, Field(ge=1, le=100000)] = 1
+
+
+class Output(Strict):
+    fields: bool = True
+    figures: bool = True
+
+
+class Case(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    reproduces: str = ""  # which seed figure the case reproduces, and how well
+    dimension: Literal[2, 3] = 2
+    geometry: Geometry
+    materials: dict[str, MaterialOverride] = {}
+    physics: Physics
+    loading: Loading = Loading()
+    output: Output = Output()
+
+    @model_validator(mode="after")
+    def _geometry_dimension(self):
+        g = self.geometry
+        if self.dimension == 3 and g.depth is None:
+            raise ValueError("geometry.depth: required in 3D (extent along y, in m)")
+        if self.dimension == 2 and g.depth is not None:
+            raise ValueError("geometry.depth: only for dimension 3; remove it")
+        return self

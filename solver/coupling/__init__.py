@@ -1,0 +1,1 @@
+"""Load and time stepping shared by every physics."""

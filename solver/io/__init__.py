@@ -1,0 +1,1 @@
+"""Outputs: run directory, logging, history rows, metrics, ParaView fields and figures."""

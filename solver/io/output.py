@@ -1,0 +1,108 @@
+"""The run directory (contract of DESIGN.md section 4).
+
+    case.yaml      resolved case (defaults filled in)
+    versions.json  software versions, ranks
+    log.txt        rank-0 log
+    fields/*.bp    VTX (ParaView), one file per element family
+    history.csv    one row per step
+    interface_stress.csv  stress along the metal/coating interface (elasticity)
+    metrics.json   flat JSON, SI units, written last and atomically
+    figures/*.png
+    checkpoint/    (run-lifecycle issue)
+
+Only rank 0 writes text files; every method may be called on every rank.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+
+import yaml
+
+
+class RunDirectory:
+    def __init__(self, path: Path, comm):
+        self.path = Path(path)
+        self.comm = comm
+        self.rank0 = comm.rank == 0
+        self._history_cols: list[str] | None = None
+        if self.rank0:
+            for sub in ("", "fields", "figures", "checkpoint"):
+                (self.path / sub).mkdir(parents=True, exist_ok=True)
+            stale = self.path / "metrics.json"
+            if stale.exists():
+                stale.unlink()
+        comm.barrier()
+
+    @property
+    def fields(self) -> Path:
+        return self.path / "fields"
+
+    @property
+    def figures(self) -> Path:
+        return self.path / "figures"
+
+    def write_case(self, case_dict: dict) -> None:
+        if self.rank0:
+            self._atomic_text("case.yaml", yaml.safe_dump(case_dict, sort_keys=False))
+
+    def write_json(self, name: str, obj: dict) -> None:
+        if self.rank0:
+            self._atomic_text(name, json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n")
+
+    def start_history(self, columns: list[str]) -> None:
+        self._history_cols = list(columns)
+        if self.rank0:
+            with open(self.path / "history.csv", "w", newline="") as f:
+                csv.writer(f).writerow(columns)
+
+    def append_history(self, row: dict) -> None:
+        assert self._history_cols is not None, "start_history first"
+        if self.rank0:
+            with open(self.path / "history.csv", "a", newline="") as f:
+                csv.writer(f).writerow([_fmt(row.get(c, "")) for c in self._history_cols])
+
+    def write_csv(self, name: str, header: list[str], rows) -> None:
+        if self.rank0:
+            tmp = self.path / (name + ".tmp")
+            with open(tmp, "w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(header)
+                for r in rows:
+                    w.writerow([_fmt(v) for v in r])
+            os.replace(tmp, self.path / name)
+
+    def write_metrics(self, metrics: dict) -> None:
+        """metrics.json last and atomically: a reader never sees a half-written file."""
+        self.write_json("metrics.json", metrics)
+        self.comm.barrier()
+
+    def _atomic_text(self, name: str, text: str) -> None:
+        tmp = self.path / (name + ".tmp")
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path / name)
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return repr(v)
+    return v
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "item"):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj

@@ -1,0 +1,1 @@
+"""PETSc option handling, linear solvers and collective helpers shared by every physics."""

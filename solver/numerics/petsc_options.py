@@ -1,0 +1,68 @@
+"""PETSc options: per-solver defaults, deep-merged with the case file's, under one prefix.
+
+Each solver owns a prefix (e.g. ``elasticity_``); options are written to the global PETSc
+options database only for the duration of ``setFromOptions`` and removed again, so two
+solvers never see each other's settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import solver.compat  # noqa: F401
+from petsc4py import PETSc
+
+# Conjugate gradients + smoothed-aggregation AMG. The near-nullspace (rigid-body modes) is
+# attached to the matrix by the caller; GAMG reads it from there.
+ELASTICITY_ITERATIVE = {
+    "ksp_type": "cg",
+    "ksp_norm_type": "unpreconditioned",
+    "pc_type": "gamg",
+    "pc_gamg_type": "agg",
+    "pc_gamg_agg_nsmooths": 1,
+    "pc_gamg_threshold": 0.02,
+    "pc_gamg_coarse_eq_limit": 1000,
+    "pc_gamg_square_graph": 1,
+    "mg_levels_ksp_type": "chebyshev",
+    "mg_levels_pc_type": "jacobi",
+    "mg_levels_ksp_max_it": 2,
+    "mg_levels_esteig_ksp_type": "cg",
+    "mg_levels_ksp_chebyshev_esteig_steps": 20,
+}
+
+DIRECT = {
+    "ksp_type": "preonly",
+    "pc_type": "lu",
+    "pc_factor_mat_solver_type": "mumps",
+}
+
+
+def merge(defaults: Mapping, user: Mapping | None) -> dict:
+    """User options override defaults key by key; ``None`` removes a default."""
+    out = dict(defaults)
+    for k, v in (user or {}).items():
+        k = k.lstrip("-")
+        if v is None and k in out:
+            del out[k]
+        else:
+            out[k] = v
+    return out
+
+
+def _fmt(v) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def configure(obj, prefix: str, options: Mapping) -> None:
+    """Apply ``options`` under ``prefix`` to a KSP/SNES/PC/Mat, then clean the database."""
+    db = PETSc.Options()
+    for k, v in options.items():
+        db.setValue(prefix + k, _fmt(v))
+    obj.setOptionsPrefix(prefix)
+    obj.setFromOptions()
+    for k in options:
+        db.delValue(prefix + k)

@@ -1,0 +1,1 @@
+"""Problem classes: assemble a physics module's forms into a solvable, steppable problem."""

@@ -1,0 +1,164 @@
+"""Quasi-static multi-material elasticity problem (M1) built from a case and a geometry."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import solver.compat  # noqa: F401
+import basix.ufl
+import dolfinx
+import ufl
+from petsc4py import PETSc
+
+from solver.materials import stiffness
+from solver.numerics import petsc_options
+from solver.numerics.linear import LinearSolver
+from solver.numerics.parallel import assemble_scalar, n_global_dofs
+from solver.physics import bcs as mech_bcs
+from solver.physics import elasticity as el
+from solver.postprocess import interface_samples, region_extremum
+
+
+def constitutive_data(geo, materials) -> dict[int, dict]:
+    """Per cell tag: {"lame": (lambda, mu)} for isotropic untextured regions, else
+    {"voigt": 6x6} in the global frame (rotated by the grain's orientation)."""
+    any_aniso = any(materials[m].is_anisotropic for m in geo.region_material.values())
+    out = {}
+    for region, tag in geo.regions.items():
+        mat = materials[geo.region_material[region]]
+        if not any_aniso:
+            out[tag] = {"lame": mat.lame()}
+            continue
+        C = mat.voigt()
+        ori = geo.orientation.get(tag)
+        if ori is not None and mat.is_anisotropic:
+            if geo.dim == 2:
+                C = stiffness.voigt_2d_plane_strain_rotated(C, float(ori))
+            else:
+                C = stiffness.rotate_voigt(C, stiffness.rotation_euler_bunge(*ori))
+        out[tag] = {"voigt": C}
+    return out
+
+
+def eigenstrain_tensors(cfg_list, geo) -> dict[int, np.ndarray]:
+    out: dict[int, np.ndarray] = {}
+    for e in cfg_list:
+        tag = geo.regions[e.region]
+        if e.value is not None:
+            t = e.value * np.eye(3)
+        else:
+            t = np.zeros((3, 3))
+            a = np.asarray(e.tensor, dtype=float)
+            t[: a.shape[0], : a.shape[1]] = a
+        out[tag] = out.get(tag, np.zeros((3, 3))) + t
+    return out
+
+
+class ElasticityProblem:
+    prefix = "elasticity_"
+
+    def __init__(self, case, geo, materials, extra_eigenstrain=None):
+        cfg = case.physics.elasticity
+        self.cfg, self.geo, self.materials = cfg, geo, materials
+        mesh, dim = geo.mesh, geo.dim
+        self.dim = dim
+        self.V = dolfinx.fem.functionspace(mesh, ("Lagrange", cfg.degree, (dim,)))
+        self.u = dolfinx.fem.Function(self.V, name="displacement")
+        self.law = el.material_field(mesh, geo.cell_tags, constitutive_data(geo, materials))
+        self.factor = dolfinx.fem.Constant(mesh, PETSc.ScalarType(0.0))
+        tensors = eigenstrain_tensors(cfg.eigenstrain, geo)
+        self.eps0 = ufl.as_tensor(np.zeros((3, 3)).tolist())
+        if tensors:
+            self.eps0_field = el.eigenstrain_field(mesh, geo.cell_tags, tensors)
+            self.eps0 = self.factor * self.eps0_field
+        if extra_eigenstrain is not None:
+            self.eps0 = self.eps0 + extra_eigenstrain
+        self.dx = ufl.Measure("dx", domain=mesh, subdomain_data=geo.cell_tags)
+        self.ds = ufl.Measure("ds", domain=mesh, subdomain_data=geo.facet_tags)
+        self.bcs = mech_bcs.build(self.V, geo, cfg.boundary_conditions)
+        du, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
+        a = el.bilinear_form(du, v, self.law, dim, self.dx)
+        L = ufl.inner(dolfinx.fem.Constant(mesh, np.zeros(dim)), v) * self.dx
+        if tensors or extra_eigenstrain is not None:
+            L += el.eigenstrain_load(v, self.law, self.eps0, dim, self.dx)
+        for bc in self.bcs:
+            term = bc.form(v, self.ds)
+            if term is not None:
+                L += term
+        defaults = (petsc_options.DIRECT if cfg.solver.type == "direct"
+                    else petsc_options.ELASTICITY_ITERATIVE)
+        opts = petsc_options.merge(
+            {**defaults, "ksp_rtol": cfg.solver.rtol, "ksp_max_it": cfg.solver.max_iterations},
+            cfg.solver.petsc_options)
+        self.dirichlet = [d for bc in self.bcs for d in bc.dirichlet]
+        self.linear = LinearSolver(a, L, self.u, self.dirichlet, self.prefix, opts,
+                                   near_nullspace=cfg.solver.type == "iterative")
+        # Post-processing spaces: stress is discontinuous, degree k-1 (exact for affine P_k).
+        kq = max(cfg.degree - 1, 0)
+        self.S = dolfinx.fem.functionspace(
+            mesh, basix.ufl.element("DG", mesh.basix_cell(), kq, shape=(3, 3)))
+        self.Q = dolfinx.fem.functionspace(mesh, ("DG", kq))
+        self.sigma_expr = el.stress(self.u, self.law, self.eps0, dim)
+        self.energy_form = dolfinx.fem.form(el.stored_energy(self.u, self.law, self.eps0, dim,
+                                                             self.dx))
+
+    @property
+    def n_dofs(self) -> int:
+        return n_global_dofs(self.V)
+
+    def solve(self, factor: float) -> dict:
+        """One load step at ``factor`` (loads and eigenstrains scale linearly)."""
+        self.factor.value = factor
+        for bc in self.bcs:
+            bc.update(factor)
+        its = self.linear.solve()
+        return {"newton_iterations": 1, "linear_iterations": its}
+
+    # ------------------------------------------------------------------ post-processing
+    def stress_fields(self) -> list[dolfinx.fem.Function]:
+        """sigma (3x3), von Mises and hydrostatic stress as DG functions for output."""
+        sig = dolfinx.fem.Function(self.S, name="stress")
+        sig.interpolate(dolfinx.fem.Expression(self.sigma_expr,
+                                               self.S.element.interpolation_points))
+        vm = dolfinx.fem.Function(self.Q, name="von_mises")
+        vm.interpolate(dolfinx.fem.Expression(el.von_mises(self.sigma_expr),
+                                              self.Q.element.interpolation_points))
+        sh = dolfinx.fem.Function(self.Q, name="hydrostatic_stress")
+        sh.interpolate(dolfinx.fem.Expression(el.hydrostatic(self.sigma_expr),
+                                              self.Q.element.interpolation_points))
+        return [sig, vm, sh]
+
+    def metrics(self) -> dict:
+        out = {
+            "strain_energy_J": assemble_scalar(self.energy_form),
+            "max_von_mises_Pa": region_extremum(el.von_mises(self.sigma_expr), self.Q,
+                                                self.geo, None),
+        }
+        for region in self.geo.regions:
+            if region.startswith("grain_"):
+                continue
+            out[f"max_von_mises_Pa_{region}"] = region_extremum(
+                el.von_mises(self.sigma_expr), self.Q, self.geo, region)
+        return out
+
+    def interface_profile(self, stress_fn: dolfinx.fem.Function):
+        """Stress at the metal / first-coating interface, sampled on both sides.
+
+        Returns (header, rows) on rank 0 and (header, None) elsewhere; rows are
+        [x, y(, z), s_xx, s_yy, s_zz, s_xy, sigma_h, sigma_nn?] per side."""
+        geo = self.geo
+        if "metal" not in geo.regions:
+            return None
+        coat = [r for r in geo.regions if r not in ("metal", "electrolyte")]
+        if not coat:
+            return None
+        first = next(iter(geo.layer_thickness))
+        names = [f"interface_metal_{first}", "predelaminated"]
+        out = {}
+        for side in ("metal", first):
+            rows = interface_samples(stress_fn, geo, names, side)
+            out[side] = rows
+        return out
+
+    def destroy(self) -> None:
+        self.linear.destroy()

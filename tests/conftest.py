@@ -1,0 +1,59 @@
+"""Shared fixtures. The suite runs serially and under `mpiexec -n 2` (see Makefile)."""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+import solver.compat  # noqa: F401  (before dolfinx)
+from mpi4py import MPI
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+
+def pytest_collection_modifyitems(config, items):
+    if MPI.COMM_WORLD.size > 1:
+        skip = pytest.mark.skip(reason="spawns its own processes; runs in the serial pass")
+        for item in items:
+            if "serial" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _collective_teardown():
+    """Collective destructors (PETSc objects) run together on every rank."""
+    yield
+    gc.collect()
+    MPI.COMM_WORLD.barrier()
+
+
+@pytest.fixture
+def comm():
+    return MPI.COMM_WORLD
+
+
+@pytest.fixture
+def shared_tmp(tmp_path_factory, comm):
+    """A temporary directory that is the same path on every rank."""
+    path = str(tmp_path_factory.mktemp("shared")) if comm.rank == 0 else None
+    return Path(comm.bcast(path, root=0))
+
+
+def solver_cmd(*args: str, np: int = 1) -> list[str]:
+    cmd = [str(VENV_BIN / "solver"), *args]
+    if np > 1:
+        cmd = [str(VENV_BIN / "mpiexec"), "-n", str(np), *cmd]
+    return cmd
+
+
+def clean_env() -> dict:
+    env = dict(os.environ)
+    for k in list(env):
+        if k.startswith(("PMI_", "MPI_", "HYDRA_", "OMPI_")):
+            del env[k]
+    return env

@@ -1,0 +1,172 @@
+"""Case-file validation: every rejection rule gives one line that names the key.
+
+What: solver.config (schema + cross-checks) and the `solver check` command.
+Against: hand-written bad inputs; each must raise CaseError whose message starts with the
+offending key path (and, through the CLI, exit 2 with no traceback).
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from solver.config import apply_overrides, load_case, parse_case
+from solver.errors import CaseError
+
+from conftest import ROOT, clean_env, solver_cmd
+
+QUICK = yaml.safe_load((ROOT / "cases" / "quick.yaml").read_text())
+
+
+def _bad(mutate, expect_key: str, expect_text: str = ""):
+    data = copy.deepcopy(QUICK)
+    mutate(data)
+    with pytest.raises(CaseError) as e:
+        parse_case(data)
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert msg.startswith(expect_key), msg
+    assert expect_text in msg, msg
+    return msg
+
+
+def _set(path, value):
+    def m(d):
+        apply_overrides(d, [f"{path}={value}"])
+    return m
+
+
+def test_quick_case_is_valid():
+    """The shipped default case validates."""
+    case = parse_case(copy.deepcopy(QUICK))
+    assert case.geometry.coatings[0].thickness == pytest.approx(20e-9)
+
+
+@pytest.mark.parametrize("path,value,key,text", [
+    ("geometry.metal.thicknes", "1e-6", "geometry.metal.thicknes", "did you mean 'thickness'"),
+    ("physics.elasticity.degre", "2", "physics.elasticity.degre", "unknown key"),
+    ("geometry.coatings[0].thickness", "-4e-9", "geometry.coatings[0].thickness", "greater than 0"),
+    ("geometry.coatings[0].thickness", "20 nm", "geometry.coatings[0].thickness", "write 2e-08"),
+    ("geometry.coatings[0].thickness", ".nan", "geometry.coatings[0].thickness", ""),
+    ("geometry.metal.thickness", "2.0", "geometry.metal.thickness", "less than 1"),
+    ("materials.Li.poisson_ratio", "0.5", "materials.Li.poisson_ratio", "less than 0.5"),
+    ("materials.Li.poisson_ratio", "-1.2", "materials.Li.poisson_ratio", "greater than -1"),
+    ("materials.Li.youngs_modulus", "4.9", "materials.Li.youngs_modulus", "pascals"),
+    ("physics.elasticity.degree", "5", "physics.elasticity.degree", ""),
+    ("dimension", "4", "dimension", ""),
+    ("geometry.coatings[0].material", "Unobtainium", "geometry.coatings[0].material",
+     "unknown material"),
+    ("physics.elasticity.boundary_conditions[3].boundary", "roof",
+     "physics.elasticity.boundary_conditions[3].boundary", "unknown boundary"),
+    ("physics.elasticity.boundary_conditions[0].type", "glued",
+     "physics.elasticity.boundary_conditions[0]", ""),
+    ("physics.elasticity.eigenstrain[0].region", "coating",
+     "physics.elasticity.eigenstrain[0].region", "unknown region"),
+    ("physics.elasticity.eigenstrain[0].value", "0.9", "physics.elasticity.eigenstrain[0]",
+     "small strain"),
+    ("geometry.metal.perturbations[0].center", "[5.0e-6]",
+     "geometry.metal.perturbations[0].center", ""),
+    ("geometry.coatings[0].thickness", "1e-13", "geometry.coatings[0].thickness", ""),
+    ("physics.elasticity.boundary_conditions[3].value", "1e15",
+     "physics.elasticity.boundary_conditions[3].value", "pascals"),
+])
+def test_rejections(path, value, key, text):
+    """Each bad value is rejected with a one-line message starting with its key path."""
+    _bad(_set(path, value), key, text)
+
+
+def test_no_dirichlet_rejected():
+    """A body with only loads and no support is rejected before meshing."""
+    def m(d):
+        d["physics"]["elasticity"]["boundary_conditions"] = [
+            {"type": "pressure", "boundary": "top", "value": 1e6}]
+    _bad(m, "physics.elasticity.boundary_conditions", "move freely")
+
+
+def test_roller_on_curved_top_rejected():
+    """A roller needs a flat boundary; the top of a bumpy coating without electrolyte is not."""
+    def m(d):
+        del d["geometry"]["electrolyte"]
+        d["physics"]["elasticity"]["boundary_conditions"][3] = {"type": "roller",
+                                                                "boundary": "top"}
+    _bad(m, "physics.elasticity.boundary_conditions[3].boundary", "not flat")
+
+
+def test_wrong_vector_length_rejected():
+    """A 3-component traction in a 2D case names the key and the expected length."""
+    def m(d):
+        d["physics"]["elasticity"]["boundary_conditions"][3] = {
+            "type": "traction", "boundary": "top", "value": [0, 1e6, 0]}
+    _bad(m, "physics.elasticity.boundary_conditions[3].value", "expected 2 components")
+
+
+def test_duplicate_layer_name_rejected():
+    """Two coatings with one name would make regions ambiguous."""
+    def m(d):
+        d["geometry"]["coatings"].append(dict(d["geometry"]["coatings"][0]))
+    _bad(m, "geometry.coatings[1].name", "used twice")
+
+
+def test_depth_in_2d_rejected():
+    _bad(_set("geometry.depth", "1e-6"), "geometry.depth", "only for dimension 3")
+
+
+def test_override_index_out_of_range():
+    """--set into a list names the bad index."""
+    with pytest.raises(CaseError, match=r"^--set geometry.coatings\[5\]"):
+        apply_overrides(copy.deepcopy(QUICK), ["geometry.coatings[5].thickness=1e-9"])
+
+
+def test_override_dotted_index_form():
+    """`coatings.0.thickness` and `coatings[0].thickness` are the same key."""
+    d = apply_overrides(copy.deepcopy(QUICK), ["geometry.coatings.0.thickness=8e-9"])
+    assert parse_case(d).geometry.coatings[0].thickness == pytest.approx(8e-9)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    """Missing file, malformed YAML and a non-mapping are one-line CaseErrors."""
+    with pytest.raises(CaseError, match="not found"):
+        load_case(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ngeometry: [1, 2\n")
+    with pytest.raises(CaseError, match="malformed YAML"):
+        load_case(bad)
+    lst = tmp_path / "list.yaml"
+    lst.write_text("- 1\n- 2\n")
+    with pytest.raises(CaseError, match="mapping"):
+        load_case(lst)
+
+
+@pytest.mark.serial
+def test_cli_check_every_shipped_case():
+    """Every case under cases/ passes `solver check` (exit 0)."""
+    cases = sorted((ROOT / "cases").glob("*.yaml"))
+    assert cases
+    for c in cases:
+        r = subprocess.run(solver_cmd("check", str(c)), capture_output=True, text=True,
+                           env=clean_env())
+        assert r.returncode == 0, (c, r.stdout, r.stderr)
+
+
+@pytest.mark.serial
+@pytest.mark.parametrize("args,code,text", [
+    (["check", "cases/quick.yaml", "--set", "geometry.coatings[0].thickness=-1"], 2,
+     "geometry.coatings[0].thickness"),
+    (["check", "cases/does_not_exist.yaml"], 2, "not found"),
+    (["run", "cases/quick.yaml", "--set", "geometry.metal.material=Kryptonite", "-o",
+      "/tmp/never"], 2, "geometry.metal.material"),
+    (["check", "cases/quick.yaml", "--set", "novalue"], 2, "KEY=VALUE"),
+])
+def test_cli_errors_are_one_line_without_traceback(args, code, text):
+    """The CLI turns bad input into exit code 2 and a single 'error:' line, no traceback."""
+    r = subprocess.run(solver_cmd(*args), capture_output=True, text=True, cwd=ROOT,
+                       env=clean_env())
+    assert r.returncode == code, r
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and text in err[0], r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+    assert not Path("/tmp/never/metrics.json").exists()

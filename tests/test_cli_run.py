@@ -1,0 +1,62 @@
+"""End to end: `solver run` writes the output contract, and 1 and 2 ranks agree.
+
+What: the CLI, output directory (DESIGN.md section 4) and MPI independence of results.
+Against: the contract's file list and keys; metrics of `mpiexec -n 1` vs `-n 2` within 1e-6
+relative (solver tolerance is 1e-10).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+
+import pytest
+
+from conftest import ROOT, clean_env, solver_cmd
+
+pytestmark = pytest.mark.serial
+
+KEYS = ["status", "wall_time_s", "n_ranks", "n_dofs", "n_steps", "final_time_s",
+        "strain_energy_J", "max_von_mises_Pa"]
+
+
+def _run(out, np_):
+    r = subprocess.run(solver_cmd("run", "cases/quick.yaml", "-o", str(out), np=np_),
+                       capture_output=True, text=True, cwd=ROOT, env=clean_env(), timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return json.loads((out / "metrics.json").read_text()), r
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("quick")
+    return {n: (base / f"np{n}", *_run(base / f"np{n}", n)) for n in (1, 2)}
+
+
+def test_output_contract(runs):
+    """Every file of the contract exists; metrics has the minimum keys and status."""
+    out, m, r = runs[2]
+    for f in ("case.yaml", "versions.json", "log.txt", "history.csv", "metrics.json",
+              "interface_stress.csv", "figures/mesh_regions.png", "figures/von_mises.png",
+              "figures/interface_stress.png", "fields/displacement.bp", "fields/stress.bp",
+              "fields/regions.bp"):
+        assert (out / f).exists(), f
+    for k in KEYS:
+        assert k in m, k
+    assert m["status"] == "completed" and m["n_ranks"] == 2
+    rows = list(csv.DictReader(open(out / "history.csv")))
+    assert [int(r["step"]) for r in rows] == list(range(1, m["n_steps"] + 1))
+    assert "step    2/2" in (out / "log.txt").read_text()
+    assert "results:" in r.stdout and "[rank 1]" not in r.stdout
+    prof = list(csv.DictReader(open(out / "interface_stress.csv")))
+    assert {p["side"] for p in prof} == {"metal", "sei"}
+
+
+def test_one_and_two_ranks_agree(runs):
+    """Scalar metrics of the quick case agree between 1 and 2 ranks to 1e-6 relative."""
+    m1, m2 = runs[1][1], runs[2][1]
+    assert m1["n_dofs"] == m2["n_dofs"]
+    for k, v in m1.items():
+        if isinstance(v, float) and k not in ("wall_time_s",) and k.endswith(("_J", "_Pa")):
+            assert v == pytest.approx(m2[k], rel=1e-6, abs=1e-9 * abs(m1["max_von_mises_Pa"])), k
