@@ -153,7 +153,7 @@ def _figures(geo, problem, stress, profile, out: RunDirectory) -> None:
         rows = profile["rows"]
         k = int(np.argmax([abs(r[-1]) for r in rows]))
         zoom_c = rows[k][: geo.dim]
-        zoom_w = 12 * max(geo.layer_thickness.values())
+        zoom_w = 15 * next(iter(geo.layer_thickness.values()))  # first coating
     if out.rank0:
         figures.plot_cell_field(grid, "region", out.figures / "mesh_regions.png",
                                 "region tag", zoom_c, zoom_w, cmap="tab10",

@@ -3,9 +3,9 @@
 What: the full pipeline (Gmsh geometry -> materials -> ElasticityProblem) on 1 or 2 ranks.
 Against: (1) misfit film on a thick clamped substrate: away from the free edges the film
 stress is sigma_xx = -E e*/(1 - nu) (plane strain = biaxial), checked within 1 %;
-(2) uniaxial compression of a layered stack with rollers: uniform sigma_yy = -p in every
-layer and the strain energy p^2 H_i (1 - nu^2 - nu^2/(1-nu)...) -> computed from each layer's
-plane-strain compliance, within 1e-6.
+(2) confined compression of a flat three-layer stack (rollers on bottom and sides, pressure
+p on top): uniform sigma_yy = -p in every layer and strain energy sum_i p^2 t_i w / (2 M_i)
+with the P-wave modulus M = E (1 - nu) / ((1 + nu)(1 - 2 nu)), within 1e-6.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def _values_in_window(problem, geo, region, comp, x_lo, x_hi):
 
 
 def test_misfit_film_stress():
-    """Film stress far from the edges equals -E e*/(1-nu) within 1 % (seed-independent)."""
+    """Film stress far from the edges equals -E e*/(1-nu) within 1 %; substrate ~ stress free."""
     data = yaml.safe_load((ROOT / "cases" / "misfit_film.yaml").read_text())
     case, mats, geo, problem = _setup(data)
     problem.solve(1.0)
@@ -56,11 +56,11 @@ def test_misfit_film_stress():
     e_star = case.physics.elasticity.eigenstrain[0].value
     exact = -film.youngs_modulus * e_star / (1 - film.poisson_ratio)
     w = case.geometry.width
-    vals = _values_in_window(problem, geo, "film", (0, 0), 0.4 * w, 0.6 * w)
+    vals = _values_in_window(problem, geo, "film", (0, 0), 0.45 * w, 0.55 * w)
     assert len(vals) > 10
     assert np.max(np.abs(vals / exact - 1)) < 0.01, (vals.min(), vals.max(), exact)
     # and the substrate far from the edges is (nearly) stress free
-    sub = _values_in_window(problem, geo, "metal", (0, 0), 0.4 * w, 0.6 * w)
+    sub = _values_in_window(problem, geo, "metal", (0, 0), 0.45 * w, 0.55 * w)
     assert np.max(np.abs(sub)) < 0.01 * abs(exact)
     problem.destroy()
 

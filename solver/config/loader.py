@@ -103,6 +103,8 @@ def _format(err: dict, data: Any) -> str:
     if typ == "union_tag_invalid":
         return f"{key}: {err['msg']}"
     msg = err["msg"].replace("Value error, ", "")
+    if key == "(case)" and re.match(r"^[A-Za-z_][\w.\[\]]*: ", msg):
+        return msg  # a model-level check that already names its key
     if got is not None and not isinstance(got, (dict, list)):
         msg += f" (got {got!r})"
     return f"{key}: {msg}"

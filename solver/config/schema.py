@@ -142,11 +142,18 @@ class MaterialOverride(Strict):
     poisson_ratio: Annotated[float, Field(gt=-1.0, lt=0.5)] | None = None
     stiffness_voigt: list[list[Finite]] | None = None  # 6x6, Pa, crystal frame
     molar_volume: Annotated[float, Field(gt=0.0)] | None = None
+    density: Annotated[float, Field(gt=0.0)] | None = None  # kg/m^3
     fracture_toughness: Annotated[float, Field(gt=0.0)] | None = None  # Gc, J/m^2
+    fracture_toughness_plane: Annotated[float, Field(gt=0.0)] | None = None  # weak planes
+    fracture_toughness_grain_boundary: Annotated[float, Field(gt=0.0)] | None = None
+    fracture_strength: Annotated[float, Field(gt=0.0)] | None = None  # Pa
+    fracture_strength_plane: Annotated[float, Field(gt=0.0)] | None = None  # Pa
     cation_diffusivity: Annotated[float, Field(gt=0.0)] | None = None
     ionic_conductivity: Annotated[float, Field(gt=0.0)] | None = None
     electronic_conductivity: Annotated[float, Field(gt=0.0)] | None = None
     source: str | None = None
+    description: str | None = None
+    notes: str | None = None
 
     @field_validator("youngs_modulus")
     @classmethod

@@ -52,7 +52,11 @@ def gather_grid(mesh: dolfinx.mesh.Mesh, cell_data: dict[str, np.ndarray]):
 
 def _plotter(shape=(1, 1), size=(1400, 700)):
     import pyvista
+    from vtkmodules.vtkCommonCore import vtkLogger, vtkObject
 
+    # No display on clusters: render off screen and keep VTK's X11 warnings out of the log.
+    vtkObject.GlobalWarningDisplayOff()
+    vtkLogger.SetStderrVerbosity(vtkLogger.VERBOSITY_OFF)
     pyvista.OFF_SCREEN = True
     return pyvista.Plotter(off_screen=True, shape=shape, window_size=size)
 
@@ -72,8 +76,9 @@ def plot_cell_field(grid, name: str, path: Path, title: str, zoom_center=None,
         p.subplot(0, 1)
         c = np.asarray(zoom_center, dtype=float)
         h = zoom_width / 2
-        bounds = [c[0] - h, c[0] + h, c[1] - h, c[1] + h, -1, 1]
-        clipped = grid.clip_box(bounds, invert=False) if _is2d(grid) else grid
+        centres = np.asarray(grid.cell_centers().points)
+        inside = np.all(np.abs(centres[:, :2] - c[:2]) < h, axis=1)
+        clipped = grid.extract_cells(np.flatnonzero(inside)) if inside.any() else grid
         p.add_mesh(clipped, scalars=name, cmap=cmap, show_edges=True, categories=categorical,
                    scalar_bar_args={**bar, "title": title + " (zoom)"})
         p.view_xy() if _is2d(grid) else p.view_isometric()

@@ -91,8 +91,8 @@ class RunDirectory:
 
 
 def _fmt(v):
-    if isinstance(v, float):
-        return repr(v)
+    if isinstance(v, float):  # includes numpy floats
+        return repr(float(v))
     return v
 
 
