@@ -1,8 +1,7 @@
 """PETSc options: per-solver defaults, deep-merged with the case file's, under one prefix.
 
-Each solver owns a prefix (e.g. ``elasticity_``); options are written to the global PETSc
-options database only for the duration of ``setFromOptions`` and removed again, so two
-solvers never see each other's settings.
+Each solver owns a prefix (e.g. ``elasticity_``), so two solvers never see each other's
+settings.
 """
 
 from __future__ import annotations
@@ -25,8 +24,7 @@ ELASTICITY_ITERATIVE = {
     "pc_gamg_square_graph": 1,
     "mg_levels_ksp_type": "chebyshev",
     "mg_levels_pc_type": "jacobi",
-    "mg_levels_ksp_max_it": 2,
-    "mg_levels_esteig_ksp_type": "cg",
+    "mg_levels_ksp_max_it": 4,  # 28 CG its for P2 (2 sweeps: 37), see docs/benchmarks.md
     "mg_levels_ksp_chebyshev_esteig_steps": 20,
 }
 
@@ -58,11 +56,13 @@ def _fmt(v) -> str | None:
 
 
 def configure(obj, prefix: str, options: Mapping) -> None:
-    """Apply ``options`` under ``prefix`` to a KSP/SNES/PC/Mat, then clean the database."""
+    """Apply ``options`` under ``prefix`` to a KSP/SNES/PC/Mat.
+
+    The options stay in the database under the solver's own prefix: preconditioners such as
+    GAMG create their level solvers (``mg_levels_*``) only at set-up time, during the first
+    solve, and read their options then."""
     db = PETSc.Options()
     for k, v in options.items():
         db.setValue(prefix + k, _fmt(v))
     obj.setOptionsPrefix(prefix)
     obj.setFromOptions()
-    for k in options:
-        db.delValue(prefix + k)

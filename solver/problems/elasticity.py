@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 import solver.compat  # noqa: F401
@@ -93,14 +95,24 @@ class ElasticityProblem:
         self.dirichlet = [d for bc in self.bcs for d in bc.dirichlet]
         self.linear = LinearSolver(a, L, self.u, self.dirichlet, self.prefix, opts,
                                    near_nullspace=cfg.solver.type == "iterative")
-        # Post-processing spaces: stress is discontinuous, degree k-1 (exact for affine P_k).
-        kq = max(cfg.degree - 1, 0)
-        self.S = dolfinx.fem.functionspace(
-            mesh, basix.ufl.element("DG", mesh.basix_cell(), kq, shape=(3, 3)))
-        self.Q = dolfinx.fem.functionspace(mesh, ("DG", kq))
         self.sigma_expr = el.stress(self.u, self.law, self.eps0, dim)
-        self.energy_form = dolfinx.fem.form(el.stored_energy(self.u, self.law, self.eps0, dim,
-                                                             self.dx))
+
+    # Post-processing spaces and forms are built on first use (not part of a solve's cost).
+    # Stress is discontinuous, degree k-1 (exact for affine P_k).
+    @cached_property
+    def S(self) -> dolfinx.fem.FunctionSpace:
+        mesh = self.geo.mesh
+        return dolfinx.fem.functionspace(
+            mesh, basix.ufl.element("DG", mesh.basix_cell(), max(self.cfg.degree - 1, 0),
+                                    shape=(3, 3)))
+
+    @cached_property
+    def Q(self) -> dolfinx.fem.FunctionSpace:
+        return dolfinx.fem.functionspace(self.geo.mesh, ("DG", max(self.cfg.degree - 1, 0)))
+
+    @cached_property
+    def energy_form(self) -> dolfinx.fem.Form:
+        return dolfinx.fem.form(el.stored_energy(self.u, self.law, self.eps0, self.dim, self.dx))
 
     @property
     def n_dofs(self) -> int:
