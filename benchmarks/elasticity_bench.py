@@ -45,7 +45,7 @@ def case_at(level: int, degree: int):
     d["geometry"]["mesh"]["elements_through_thinnest_layer"] = 4 * 2**level
     d["geometry"]["mesh"]["max_size"] = 0.2e-6 / 2**level
     d["physics"]["elasticity"]["degree"] = degree
-    d["loading"]["steps"] = 1
+    d.pop("stepping", None)  # one step
     return parse_case(d)
 
 
@@ -132,7 +132,7 @@ def main():
             cmd = [str(venv / "mpiexec"), "-n", str(n), str(venv / "solver"), "run",
                    "cases/quick.yaml", "-o", tmp, "--no-figures",
                    "--set", "geometry.mesh.elements_through_thinnest_layer=16",
-                   "--set", "geometry.mesh.max_size=5e-8", "--set", "loading.steps=1"]
+                   "--set", "geometry.mesh.max_size=5e-8", "--set", "stepping.dt=1.0"]
             subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
             m = json.loads((Path(tmp) / "metrics.json").read_text())
             hist = (Path(tmp) / "history.csv").read_text().splitlines()

@@ -4,7 +4,9 @@
     solver run CASE -o DIR [--set KEY=VALUE ...]     run (under mpirun for parallel)
     solver materials                                 list the material library
 
-Exit codes: 0 success, 2 invalid case or command line, 3 solver failure, 1 other errors.
+Exit codes: 0 success, 2 invalid case or command line, 3 solver failure (last good state
+checkpointed), 75 stopped by SIGTERM/SIGINT after a checkpoint (rerun with --restart),
+1 other errors.
 Errors are one line on stderr (rank 0); ``--traceback`` shows the Python traceback.
 """
 
@@ -34,8 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    def common(sp):
-        sp.add_argument("case", type=Path, help="case file (YAML, SI units)")
+    def common(sp, optional_case=False):
+        sp.add_argument("case", type=Path, nargs="?" if optional_case else None,
+                        help="case file (YAML, SI units)")
         sp.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE",
                         help="override a case value by its dotted key, e.g. "
@@ -52,9 +55,13 @@ def _parser() -> argparse.ArgumentParser:
                        "and figures/*.png into the output directory. Parallel: "
                        "mpirun -n N solver run ...",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    common(r)
+    common(r, optional_case=True)
     r.add_argument("-o", "--output", type=Path, default=None,
                    help="output directory (default: runs/<case name>)")
+    r.add_argument("--restart", type=Path, default=None, metavar="DIR",
+                   help="continue the run in DIR from its last checkpoint (its case.yaml is "
+                   "used; any number of ranks). Exit code 75 means a run was stopped by "
+                   "SIGTERM/SIGINT after writing a checkpoint: rerun with --restart")
     r.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     r.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     sub.add_parser("materials", help="list the material library with sources",
@@ -77,21 +84,37 @@ def _cmd_run(args, comm) -> int:
     from solver.io import log as runlog
     from solver.run import run_case
 
-    case = load_case(args.case, args.overrides)
+    from solver.errors import CaseError
+    from solver.run import load_restart_case
+
+    if args.restart is not None:
+        if args.case is not None or args.overrides:
+            raise CaseError("--restart: give only the run directory; the case and overrides "
+                            "are those of the original run (its case.yaml)")
+        if args.output is not None and args.output.resolve() != args.restart.resolve():
+            raise CaseError("--restart: a restarted run continues in its own directory; "
+                            "drop -o")
+        case = load_restart_case(args.restart)
+        outdir = args.restart
+    elif args.case is None:
+        raise CaseError("run: give a case file (solver run CASE -o DIR) or --restart DIR")
+    else:
+        case = load_case(args.case, args.overrides)
+        outdir = args.output or Path("runs") / case.name
     if args.no_figures:
         case.output.figures = False
-    outdir = args.output or Path("runs") / case.name
     runlog.setup(comm.rank, comm.size, args.verbose)
     if comm.rank == 0:
         outdir.mkdir(parents=True, exist_ok=True)
-        (outdir / "log.txt").unlink(missing_ok=True)
+        if args.restart is None:
+            (outdir / "log.txt").unlink(missing_ok=True)
         runlog.add_logfile(outdir / "log.txt")
     import logging
 
-    logging.getLogger("solver").info(
-        f"solver run {args.case} -> {outdir} on {comm.size} rank(s)")
+    what = f"--restart {outdir}" if args.restart else f"{args.case} -> {outdir}"
+    logging.getLogger("solver").info(f"solver run {what} on {comm.size} rank(s)")
     try:
-        run_case(case, outdir, comm)
+        run_case(case, outdir, comm, restart=args.restart is not None)
     finally:
         runlog.close()
     if comm.rank == 0:

@@ -1,4 +1,4 @@
-"""Run a case end to end: validate, mesh, solve step by step, write the output contract."""
+"""Run a case end to end: validate, mesh, step, write the output contract; and restart."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import solver.compat  # noqa: F401
 from mpi4py import MPI
 
 from solver.compat import versions
-from solver.config import Case
-from solver.coupling.stepping import QuasiStaticStepper
-from solver.errors import SolverError
+from solver.config import Case, parse_case
+from solver.config.loader import read_yaml
+from solver.coupling.stepping import Clock, Interrupted, SignalTrap, Stepper
+from solver.errors import CaseError, ConvergenceError, SolverError
 from solver.geometry import build_geometry
-from solver.io import figures
+from solver.io import checkpoint, figures
 from solver.io.fields import FieldWriter
 from solver.io.output import RunDirectory
 from solver.materials import load_library, resolve_materials
@@ -26,20 +27,49 @@ from solver.problems.elasticity import ElasticityProblem
 
 log = logging.getLogger("solver.run")
 
-HISTORY = ["step", "load_factor", "newton_iterations", "linear_iterations", "wall_time_s",
-           "strain_energy_J", "max_von_mises_Pa"]
+HISTORY = ["step", "time", "dt", "newton_iterations", "linear_iterations", "attempts",
+           "wall_time_s", "strain_energy_J", "max_von_mises_Pa"]
+EXIT_INTERRUPTED = 75  # EX_TEMPFAIL: stopped by a signal, restartable
 
 
-def run_case(case: Case, outdir: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
-    """Run ``case`` into ``outdir``; returns the metrics (same on every rank)."""
+class RunInterrupted(SolverError):
+    exit_code = EXIT_INTERRUPTED
+
+
+def load_restart_case(outdir: Path) -> Case:
+    outdir = Path(outdir)
+    if not (outdir / "case.yaml").exists():
+        raise CaseError(f"--restart {outdir}: no case.yaml there; give the output directory "
+                        "of an earlier run")
+    if checkpoint.latest(outdir / "checkpoint") is None:
+        raise CaseError(f"--restart {outdir}: no checkpoint to restart from; run the case "
+                        "from the start")
+    return parse_case(read_yaml(outdir / "case.yaml"), source=str(outdir / "case.yaml"))
+
+
+def run_case(case: Case, outdir: Path, comm: MPI.Comm = MPI.COMM_WORLD,
+             restart: bool = False) -> dict:
+    """Run ``case`` into ``outdir`` (or continue it from its last checkpoint)."""
     t0 = time.perf_counter()
-    out = RunDirectory(outdir, comm)
-    out.write_case(case.model_dump(mode="json"))
+    out = RunDirectory(outdir, comm, fresh=not restart)
+    if not restart:
+        out.write_case(case.model_dump(mode="json"))
     out.write_json("versions.json", {**versions(), "n_ranks": comm.size})
     metrics = {"status": "running", "case": case.name, "n_ranks": comm.size}
     try:
-        metrics.update(_solve(case, out, comm))
+        metrics.update(_solve(case, out, comm, restart))
         metrics["status"] = "completed"
+    except Interrupted as e:
+        metrics.update(status="interrupted", error=f"stopped by {e}")
+        cmd = f"solver run --restart {outdir}"
+        log.warning(f"stopped by {e} after step {e.step}; checkpoint written. "
+                    f"Continue with: {cmd}")
+        raise RunInterrupted(f"stopped by {e} after step {e.step}; continue with: {cmd}") \
+            from None
+    except ConvergenceError as e:
+        metrics.update(status="failed", error=str(e))
+        raise ConvergenceError(f"{e} (last good state kept in {outdir}/checkpoint)",
+                               field=e.field, reason=e.reason) from None
     except SolverError as e:
         metrics.update(status="failed", error=str(e))
         raise
@@ -50,7 +80,7 @@ def run_case(case: Case, outdir: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
     return metrics
 
 
-def _solve(case: Case, out: RunDirectory, comm) -> dict:
+def _solve(case: Case, out: RunDirectory, comm, restart: bool) -> dict:
     materials = resolve_materials({k: v.model_dump(exclude_none=True)
                                    for k, v in case.materials.items()}, load_library())
     t = time.perf_counter()
@@ -61,36 +91,78 @@ def _solve(case: Case, out: RunDirectory, comm) -> dict:
     problem = ElasticityProblem(case, geo, materials)
     log.info(f"elasticity: P{case.physics.elasticity.degree}, {problem.n_dofs} dofs, "
              f"{case.physics.elasticity.solver.type} solver")
-    out.start_history(HISTORY)
-    writer = None
+    clock = Clock(0, 0.0, case.stepping.dt0)
+    ckdir = out.path / "checkpoint"
+    segment = ""
+    if restart:
+        path = checkpoint.latest(ckdir)
+        st = checkpoint.read(path, problem.state(), comm)
+        clock = Clock(st["step"], st["t"], st["dt"])
+        out.truncate_history(clock.step)
+        segment = f".restart-{clock.step}"
+        log.info(f"restarted from {path} (written on {st['written_on_ranks']} ranks): "
+                 f"step {clock.step}, t {clock.t:.6g}, dt {clock.dt:.4g}")
+    else:
+        out.start_history(HISTORY)
     stress = problem.stress_fields()
+    writers = []
     if case.output.fields:
-        writer = FieldWriter(out.fields, comm, {"displacement": [problem.u]})
-        stress_writer = FieldWriter(out.fields, comm, {"stress": stress})
+        # VTX cannot append: a restarted run continues the series in new segment files
+        writers = [FieldWriter(out.fields, comm, {"displacement" + segment: [problem.u]}),
+                   FieldWriter(out.fields, comm, {"stress" + segment: stress})]
+        if not restart:
+            _write_regions(geo, out)
+    ck = case.checkpoint
     last: dict = {}
+    last_ck = {"step": clock.step, "wall": time.perf_counter()}
 
-    def on_step(step, factor, info, wall):
-        nonlocal stress, last
+    def write_checkpoint(c: Clock):
+        if last_ck["step"] == c.step and c.step > 0 and (ckdir / "latest").exists():
+            return
+        checkpoint.write(ckdir, c.step, problem.state(), {"t": c.t, "dt": c.dt}, comm,
+                         keep=ck.keep)
+        last_ck.update(step=c.step, wall=time.perf_counter())
+
+    def on_step(si):
+        nonlocal last
         last = problem.metrics()
-        out.append_history({"step": step, "load_factor": factor, "wall_time_s": wall,
-                            **info, **last})
-        if writer is not None:
+        out.append_history({"step": si.step, "time": si.t, "dt": si.dt,
+                            "newton_iterations": si.newton_iterations,
+                            "linear_iterations": si.linear_iterations,
+                            "attempts": si.attempts, "wall_time_s": si.wall_time_s, **last})
+        if writers:
             for f_new, f_old in zip(problem.stress_fields(), stress, strict=True):
                 f_old.x.array[:] = f_new.x.array
-            writer.write(factor)
-            stress_writer.write(factor)
+            for w in writers:
+                w.write(si.t)
+        due = (ck.every_steps and si.step % ck.every_steps == 0) or (
+            ck.every_seconds and comm.allreduce(
+                time.perf_counter() - last_ck["wall"] >= ck.every_seconds, op=MPI.LOR))
+        if due:
+            write_checkpoint(Clock(si.step, si.t, si.dt))
+        return last
 
-    result = QuasiStaticStepper(case.loading.steps).run(problem, on_step)
-    if writer is not None:
-        writer.close()
-        stress_writer.close()
-        _write_regions(geo, out)
+    with SignalTrap() as trap:
+        stepper = Stepper(case.stepping, comm, case.debug)
+        try:
+            clock = stepper.run(problem, clock, on_step, on_failure=write_checkpoint,
+                                trap=trap)
+        except Interrupted as e:
+            write_checkpoint(e.clock)
+            raise
+        finally:
+            for w in writers:
+                w.close()
+    if ck.every_steps or ck.every_seconds:
+        write_checkpoint(clock)
+    if not last:  # restarted at the end: recompute the final metrics from the state
+        last = problem.metrics()
     stress = problem.stress_fields()
     profile = _interface_profile(problem, stress[0], out)
     if case.output.figures:
         _figures(geo, problem, stress, profile, out)
-    metrics = {"n_dofs": problem.n_dofs, "n_cells": n_cells, "n_steps": result.n_steps,
-               "final_time_s": 0.0, "final_load_factor": result.final_factor, **last}
+    metrics = {"n_dofs": problem.n_dofs, "n_cells": n_cells, "n_steps": clock.step,
+               "final_time_s": clock.t, **last}
     metrics.update(profile.get("metrics", {}))
     problem.destroy()
     return metrics

@@ -47,7 +47,7 @@ def test_output_contract(runs):
     assert m["status"] == "completed" and m["n_ranks"] == 2
     rows = list(csv.DictReader(open(out / "history.csv")))
     assert [int(r["step"]) for r in rows] == list(range(1, m["n_steps"] + 1))
-    assert "step    2/2" in (out / "log.txt").read_text()
+    assert "step     2  t           1" in (out / "log.txt").read_text()
     assert "results:" in r.stdout and "[rank 1]" not in r.stdout
     prof = list(csv.DictReader(open(out / "interface_stress.csv")))
     assert {p["side"] for p in prof} == {"metal", "sei"}

@@ -239,10 +239,82 @@ class Physics(Strict):
     elasticity: Elasticity
 
 
-class Loading(Strict):
-    """Quasi-static load stepping: loads and eigenstrains are scaled by factors 1/n ... 1."""
+class StopCondition(Strict):
+    """Stop the run early when a metric crosses a threshold (checked after every step)."""
 
-    steps: Annotated[int, Field(ge=1, le=100000)] = 1
+    metric: str
+    above: Finite | None = None
+    below: Finite | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.above is None) == (self.below is None):
+            raise ValueError("give exactly one of 'above' or 'below'")
+        return self
+
+
+class Stepping(Strict):
+    """Time (transient physics, s) or load-factor (quasi-static physics) stepping.
+
+    Quasi-static loads and eigenstrains are scaled by the load factor t in (0, end]. A step
+    whose solve fails is retried with dt * cutback until dt < dt_min; after a step solved
+    in at most ``easy_iterations`` Newton iterations dt grows by ``growth`` up to dt_max."""
+
+    end: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] = 1.0
+    dt: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] | None = None  # default end
+    dt_min: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] | None = None  # dt/64
+    dt_max: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] | None = None  # dt
+    growth: Annotated[float, Field(ge=1.0, le=10.0)] = 1.0
+    cutback: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
+    easy_iterations: Annotated[int, Field(ge=1)] = 4
+    max_steps: Annotated[int, Field(ge=1)] = 100000
+    stop: StopCondition | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        dt = self.dt if self.dt is not None else self.end
+        if dt > self.end:
+            raise ValueError(f"dt: {dt:g} is larger than end ({self.end:g})")
+        if self.dt_min is not None and self.dt_min > dt:
+            raise ValueError(f"dt_min: {self.dt_min:g} is larger than dt ({dt:g})")
+        if self.dt_max is not None and self.dt_max < dt:
+            raise ValueError(f"dt_max: {self.dt_max:g} is smaller than dt ({dt:g})")
+        return self
+
+    @property
+    def dt0(self) -> float:
+        return self.dt if self.dt is not None else self.end
+
+    @property
+    def dt_lo(self) -> float:
+        return self.dt_min if self.dt_min is not None else self.dt0 / 64
+
+    @property
+    def dt_hi(self) -> float:
+        return self.dt_max if self.dt_max is not None else self.dt0
+
+
+class Checkpoint(Strict):
+    """Periodic restart files (checkpoint/ in the output directory)."""
+
+    every_steps: Annotated[int, Field(ge=0)] = 1  # 0: off
+    every_seconds: Annotated[float, Field(ge=0.0)] = 0.0  # wall clock; 0: off
+    keep: Annotated[int, Field(ge=1)] = 2
+
+
+class FailureInjection(Strict):
+    """Testing aid: make the solve of ``step`` fail ``attempts`` times (-1: always)."""
+
+    step: Annotated[int, Field(ge=1)]
+    attempts: Annotated[int, Field(ge=-1)] = 1
+
+
+class Debug(Strict):
+    """Testing aids for the run lifecycle (never needed for real runs)."""
+
+    inject_failure: FailureInjection | None = None
+    signal_after_step: Annotated[int, Field(ge=1)] | None = None  # SIGTERM to itself
+    abort_after_step: Annotated[int, Field(ge=1)] | None = None  # hard exit, like kill -9
 
 
 class Output(Strict):
@@ -258,8 +330,10 @@ class Case(Strict):
     geometry: Geometry
     materials: dict[str, MaterialOverride] = {}
     physics: Physics
-    loading: Loading = Loading()
+    stepping: Stepping = Stepping()
+    checkpoint: Checkpoint = Checkpoint()
     output: Output = Output()
+    debug: Debug = Debug()
 
     @model_validator(mode="after")
     def _geometry_dimension(self):

@@ -1,6 +1,6 @@
 """Logging set-up, called by the CLI only (never at import time).
 
-Rank 0 logs INFO to the terminal and to ``log.txt``; other ranks log WARNING and above to
+Rank 0 logs INFO to the terminal and to ``log.txt``; other ranks log ERROR and above to
 the terminal, prefixed with their rank, so a failure on any rank is still seen.
 """
 
@@ -27,7 +27,7 @@ def setup(rank: int, size: int, verbose: bool = False, logfile: Path | None = No
     log.setLevel(level)
     term = logging.StreamHandler(sys.stdout)
     term.setFormatter(_RankFormatter(rank, size))
-    term.setLevel(level if rank == 0 else logging.WARNING)
+    term.setLevel(level if rank == 0 else logging.ERROR)
     log.addHandler(term)
     if logfile is not None and rank == 0:
         add_logfile(logfile)

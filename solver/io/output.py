@@ -19,23 +19,29 @@ import csv
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 
 import yaml
 
 
 class RunDirectory:
-    def __init__(self, path: Path, comm):
+    def __init__(self, path: Path, comm, fresh: bool = True):
+        """``fresh``: a new run (stale results and checkpoints of an earlier run in the same
+        directory are removed); otherwise a restart that continues what is there."""
         self.path = Path(path)
         self.comm = comm
         self.rank0 = comm.rank == 0
         self._history_cols: list[str] | None = None
         if self.rank0:
+            if fresh:
+                for sub in ("checkpoint", "fields", "figures"):
+                    shutil.rmtree(self.path / sub, ignore_errors=True)
+                for f in ("history.csv", "interface_stress.csv"):
+                    (self.path / f).unlink(missing_ok=True)
             for sub in ("", "fields", "figures", "checkpoint"):
                 (self.path / sub).mkdir(parents=True, exist_ok=True)
-            stale = self.path / "metrics.json"
-            if stale.exists():
-                stale.unlink()
+            (self.path / "metrics.json").unlink(missing_ok=True)
         comm.barrier()
 
     @property
@@ -59,6 +65,21 @@ class RunDirectory:
         if self.rank0:
             with open(self.path / "history.csv", "w", newline="") as f:
                 csv.writer(f).writerow(columns)
+
+    def truncate_history(self, last_step: int) -> None:
+        """Restart: keep the rows up to ``last_step`` (those after the checkpoint would be
+        written again), so that no row is lost or duplicated."""
+        cols = None
+        if self.rank0:
+            with open(self.path / "history.csv", newline="") as f:
+                rows = list(csv.reader(f))
+            cols = rows[0]
+            keep = [r for r in rows[1:] if r and int(r[0]) <= last_step]
+            tmp = self.path / "history.csv.tmp"
+            with open(tmp, "w", newline="") as f:
+                csv.writer(f).writerows([cols, *keep])
+            os.replace(tmp, self.path / "history.csv")
+        self._history_cols = self.comm.bcast(cols, root=0)
 
     def append_history(self, row: dict) -> None:
         assert self._history_cols is not None, "start_history first"

@@ -118,6 +118,10 @@ class ElasticityProblem:
     def n_dofs(self) -> int:
         return n_global_dofs(self.V)
 
+    def state(self) -> dict[str, dolfinx.fem.Function]:
+        """What a checkpoint stores and a cut-back restores."""
+        return {"displacement": self.u}
+
     def solve(self, factor: float) -> dict:
         """One load step at ``factor`` (loads and eigenstrains scale linearly)."""
         self.factor.value = factor
