@@ -44,7 +44,9 @@ def load_restart_case(outdir: Path) -> Case:
     if checkpoint.latest(outdir / "checkpoint") is None:
         raise CaseError(f"--restart {outdir}: no checkpoint to restart from; run the case "
                         "from the start")
-    return parse_case(read_yaml(outdir / "case.yaml"), source=str(outdir / "case.yaml"))
+    data = read_yaml(outdir / "case.yaml")
+    data.pop("debug", None)  # testing aids (injected failures, signals) act once, not again
+    return parse_case(data, source=str(outdir / "case.yaml"))
 
 
 def run_case(case: Case, outdir: Path, comm: MPI.Comm = MPI.COMM_WORLD,
