@@ -64,6 +64,41 @@ def _parser() -> argparse.ArgumentParser:
                    "SIGTERM/SIGINT after writing a checkpoint: rerun with --restart")
     r.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     r.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    sw = sub.add_parser(
+        "sweep", help="run a case over the product of parameter values",
+        description="Run CASE once per point of the full product of the --param values, "
+        "one run\ndirectory per point (DIR/p000_<key>=<value>_...). Every point is validated "
+        "before any\nstarts. Writes DIR/sweep.json (the definition), DIR/summary.csv (point, "
+        "dir, swept\nvalues, status, every scalar metric) and DIR/figures/sweep_<metric>.png."
+        "\n\nRerunning the same command resumes: completed points are skipped, interrupted "
+        "ones\ncontinue from their checkpoint, the others run again from the start.\n\n"
+        "Points run as `mpiexec -n NP solver run` subprocesses, --jobs at a time; under\n"
+        "`mpirun -n K solver sweep ...` they run one after the other on all K ranks.\n"
+        "Exit code 3 if a point did not complete, 75 if the sweep was stopped by a signal.",
+        epilog="examples:\n  solver sweep cases/quick.yaml -o runs/sweep \\\n"
+        "      --param geometry.coatings[0].thickness=4e-9,8e-9,12e-9,20e-9 --jobs 2\n"
+        "  mpirun -n 4 solver sweep cases/quick.yaml -o runs/p --param "
+        "physics.elasticity.boundary_conditions[3].value=1e6,2e6\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    common(sw)
+    sw.add_argument("--param", dest="params", action="append", default=[],
+                    metavar="KEY=V1,V2,...",
+                    help="a swept case value and its comma-separated values, each read as a "
+                    "YAML scalar (repeatable: the sweep is the product; lists inside values "
+                    "are not supported)")
+    sw.add_argument("-o", "--output", type=Path, required=True, metavar="DIR",
+                    help="sweep directory (one run directory per point inside)")
+    sw.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                    help="points run concurrently (default 1; must be 1 under mpirun)")
+    sw.add_argument("--np", type=int, default=1, metavar="NP",
+                    help="MPI ranks per point (default 1; not under mpirun, where each point "
+                    "uses all the sweep's ranks)")
+    sw.add_argument("--metric", default="max_von_mises_Pa",
+                    help="metrics.json key plotted against the first --param "
+                    "(default max_von_mises_Pa)")
+    sw.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sw.add_argument("--no-figures", action="store_true",
+                    help="skip the points' own PNG figures (the sweep figure is still made)")
     sub.add_parser("materials", help="list the material library with sources",
                    description="List the built-in material library (values and sources).")
     return p
@@ -122,6 +157,22 @@ def _cmd_run(args, comm) -> int:
     return 0
 
 
+def _cmd_sweep(args, comm) -> int:
+    from solver.io import log as runlog
+    from solver.sweep import Sweep, parse_params, run_sweep
+
+    params = parse_params(args.params, args.overrides)
+    runlog.setup(comm.rank, comm.size, args.verbose)
+    try:
+        run_sweep(Sweep(case=args.case, params=params, outdir=args.output,
+                        overrides=list(args.overrides), jobs=args.jobs, np=args.np,
+                        metric=args.metric, no_figures=args.no_figures,
+                        verbose=args.verbose), comm)
+    finally:
+        runlog.close()
+    return 0
+
+
 def _cmd_materials(args, comm) -> int:
     from solver.materials import load_library
 
@@ -140,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     from solver.errors import SolverError
 
     comm = MPI.COMM_WORLD
-    cmd = {"check": _cmd_check, "run": _cmd_run, "materials": _cmd_materials}[args.command]
+    cmd = {"check": _cmd_check, "run": _cmd_run, "materials": _cmd_materials,
+           "sweep": _cmd_sweep}[args.command]
     try:
         return cmd(args, comm)
     except SolverError as e:

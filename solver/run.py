@@ -100,6 +100,7 @@ def _solve(case: Case, out: RunDirectory, comm, restart: bool) -> dict:
         path = checkpoint.latest(ckdir)
         st = checkpoint.read(path, problem.state(), comm)
         clock = Clock(st["step"], st["t"], st["dt"])
+        problem.set_time(clock.t)
         out.truncate_history(clock.step)
         segment = f".restart-{clock.step}"
         log.info(f"restarted from {path} (written on {st['written_on_ranks']} ranks): "

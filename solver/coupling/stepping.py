@@ -3,6 +3,7 @@
 A problem exposes
     solve(t) -> {"newton_iterations": int, "linear_iterations": int}   (may raise
         ConvergenceError; for quasi-static problems t is the load factor)
+    set_time(t)   (loads at t without solving: used after a restart)
     state() -> {name: dolfinx Function}   (what a checkpoint stores and a cut-back restores)
 
 The stepper

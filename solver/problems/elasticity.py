@@ -122,11 +122,15 @@ class ElasticityProblem:
         """What a checkpoint stores and a cut-back restores."""
         return {"displacement": self.u}
 
-    def solve(self, factor: float) -> dict:
-        """One load step at ``factor`` (loads and eigenstrains scale linearly)."""
+    def set_time(self, factor: float) -> None:
+        """Set loads and eigenstrains to load factor ``factor`` (also used after a restart)."""
         self.factor.value = factor
         for bc in self.bcs:
             bc.update(factor)
+
+    def solve(self, factor: float) -> dict:
+        """One load step at ``factor`` (loads and eigenstrains scale linearly)."""
+        self.set_time(factor)
         its = self.linear.solve()
         return {"newton_iterations": 1, "linear_iterations": its}
 
