@@ -267,6 +267,9 @@ class Stepping(Strict):
     growth: Annotated[float, Field(ge=1.0, le=10.0)] = 1.0
     cutback: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
     easy_iterations: Annotated[int, Field(ge=1)] = 4
+    # reject and cut a step whose reported change (a problem's own dimensionless measure,
+    # e.g. max |d xi| for phase fields) exceeds this; None: no limit
+    max_change: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] | None = None
     max_steps: Annotated[int, Field(ge=1)] = 100000
     stop: StopCondition | None = None
 

@@ -1,13 +1,15 @@
 """The one stepping loop every physics runs through (quasi-static load or transient time).
 
 A problem exposes
-    solve(t) -> {"newton_iterations": int, "linear_iterations": int}   (may raise
+    solve(t) -> {"newton_iterations": int, "linear_iterations": int, "change"?: float}
+        (may raise
         ConvergenceError; for quasi-static problems t is the load factor)
     set_time(t)   (loads at t without solving: used after a restart)
     state() -> {name: dolfinx Function}   (what a checkpoint stores and a cut-back restores)
 
 The stepper
-- adapts dt: a failed solve restores the last good state and retries with dt * cutback
+- adapts dt: a failed solve (or one whose reported ``change`` exceeds max_change)
+  restores the last good state and retries with dt * cutback
   until dt < dt_min (then ConvergenceError, after the caller's ``on_failure`` hook has
   checkpointed the last good state); an easy step (<= easy_iterations Newton iterations)
   grows dt by ``growth`` up to dt_max;
@@ -119,6 +121,12 @@ class Stepper:
                 try:
                     self._inject(step)
                     info = problem.solve(clock.t + dt)
+                    change = info.get("change")
+                    if cfg.max_change is not None and change is not None \
+                            and change > cfg.max_change:
+                        raise ConvergenceError(f"change {change:.3g} exceeds stepping."
+                                               f"max_change {cfg.max_change:.3g}",
+                                               field="change")
                     break
                 except ConvergenceError as e:
                     for k, f in problem.state().items():
