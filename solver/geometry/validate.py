@@ -1,0 +1,143 @@
+"""`check_geometry`: every geometry check that needs no mesh (pure numpy, no gmsh).
+
+Each failure raises GeometryError with a one-line message that starts with the key path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from solver.errors import GeometryError
+from solver.geometry.surface import Surface
+
+RESOLVABLE = 1e-6  # thinnest layer, as a fraction of the width
+MIN_METAL = 0.05  # the surface must stay above this fraction of the metal thickness
+EXTEND = 0.02  # interfaces are built this fraction of the width beyond the side walls
+
+
+def lateral_samples(surf: Surface, margin: float) -> np.ndarray:
+    """Lateral points (n, 2) covering the domain plus `margin` on every side."""
+    w = surf.width
+    feat = min(surf.feature_length(), w)
+    if surf.dim == 2:
+        n = int(np.clip((w + 2 * margin) / (feat / 20), 2001, 200001))
+        x = np.linspace(-margin, w + margin, n)
+        return np.stack([x, np.zeros(n)], axis=1)
+    d = surf.depth
+    feat = min(feat, d)
+    nx = int(np.clip((w + 2 * margin) / (feat / 12), 101, 401))
+    ny = int(np.clip((d + 2 * margin) / (feat / 12), 101, 401))
+    X, Y = np.meshgrid(np.linspace(-margin, w + margin, nx), np.linspace(-margin, d + margin, ny))
+    return np.stack([X.ravel(), Y.ravel()], axis=1)
+
+
+def _where(P: np.ndarray, dim: int) -> str:
+    return f"x={P[0]:.4g}" if dim == 2 else f"(x, y)=({P[0]:.4g}, {P[1]:.4g})"
+
+
+def check_geometry(case) -> None:
+    g = case.geometry
+    if g.kind == "polycrystal":
+        _check_polycrystal(case)
+    else:
+        _check_layered(case)
+
+
+def _check_polycrystal(case) -> None:
+    g = case.geometry
+    if g.grain_boundary_width > 0:
+        raise GeometryError("geometry.grain_boundary_width: grain boundaries of finite width "
+                            "are not supported yet; use 0 (sharp boundaries)")
+
+
+def _check_perturbations(case) -> None:
+    g, dim = case.geometry, case.dimension
+    extent = [("x", g.width)] + ([("y", g.depth)] if dim == 3 else [])
+    for i, p in enumerate(g.metal.perturbations):
+        key = f"geometry.metal.perturbations[{i}]"
+        if p.type == "bump":
+            if len(p.center) != dim - 1:
+                want = "[x]" if dim == 2 else "[x, y]"
+                raise GeometryError(f"{key}.center: expected {dim - 1} coordinate(s) {want} in "
+                                    f"{dim}D, got {len(p.center)}")
+            for c, (name, ext) in zip(p.center, extent, strict=True):
+                if not 0.0 <= c <= ext:
+                    raise GeometryError(f"{key}.center: {name}={c:g} is outside the domain "
+                                        f"[0, {ext:g}] m; move the bump inside")
+            if p.shape == "spherical" and abs(p.height) > p.radius:
+                raise GeometryError(f"{key}.height: |{p.height:g}| m exceeds the radius "
+                                    f"{p.radius:g} m; a spherical cap cannot be taller than its "
+                                    "sphere's radius (use a larger radius or shape: gaussian)")
+        if p.type == "sinusoid" and dim == 2 and p.wavelength_y is not None:
+            raise GeometryError(f"{key}.wavelength_y: only for dimension 3; remove it")
+
+
+def _check_layered(case) -> None:
+    g, dim = case.geometry, case.dimension
+    _check_perturbations(case)
+    thinnest = RESOLVABLE * g.width
+    layers = [(f"geometry.coatings[{i}].thickness", c.thickness) for i, c in enumerate(g.coatings)]
+    if g.electrolyte is not None:
+        layers.append(("geometry.electrolyte.thickness", g.electrolyte.thickness))
+    for key, t in layers:
+        if t < thinnest:
+            raise GeometryError(f"{key}: {t:g} m is thinner than the mesh can resolve; the "
+                                f"thinnest resolvable layer is {thinnest:g} m (1e-6 x width)")
+
+    surf = Surface(g, dim)
+    total = sum(c.thickness for c in g.coatings)
+    P = lateral_samples(surf, EXTEND * g.width + total)
+    inside = (P[:, 0] >= 0) & (P[:, 0] <= g.width)
+    if dim == 3:
+        inside &= (P[:, 1] >= 0) & (P[:, 1] <= g.depth)
+    f = surf.eval(P)[0]
+    i = int(np.argmin(np.where(inside, f, np.inf)))
+    floor = MIN_METAL * g.metal.thickness
+    if f[i] <= floor:
+        raise GeometryError(f"geometry.metal.perturbations: the metal surface dips to "
+                            f"z={f[i]:.4g} m at {_where(P[i], dim)}, below 5% of the metal "
+                            f"thickness ({floor:g} m); reduce the perturbations or thicken "
+                            "geometry.metal")
+    if g.electrolyte is not None:
+        top = g.metal.thickness + total + g.electrolyte.thickness
+        i = int(np.argmax(np.where(inside, f, -np.inf)))
+        reach = f[i] + total
+        if reach >= top - MIN_METAL * g.electrolyte.thickness:
+            raise GeometryError(f"geometry.metal.perturbations: the surface plus coatings "
+                                f"reach z={reach:.4g} m at {_where(P[i], dim)}, at or within 5% "
+                                f"of the electrolyte thickness of its top (z={top:.4g} m); "
+                                "reduce the perturbations or thicken geometry.electrolyte")
+    if g.coatings and not surf.flat:
+        kmax, at = surf.max_concave_curvature(P)
+        cum = 0.0
+        for i, c in enumerate(g.coatings):
+            cum += c.thickness
+            if kmax > 0 and cum * kmax >= 1.0:
+                raise GeometryError(
+                    f"geometry.coatings[{i}].thickness: the coatings reach {cum:g} m above the "
+                    f"metal, not less than the {1 / kmax:.3g} m radius of curvature of a "
+                    f"valley of the surface at {_where(at, dim)}; the conformal layer would "
+                    "fold onto itself (thin the coatings or smooth the surface)")
+    _check_predelamination(case)
+
+
+def _check_predelamination(case) -> None:
+    g, dim = case.geometry, case.dimension
+    pd = g.predelamination
+    if pd is None:
+        return
+    key = "geometry.predelamination"
+    if not g.coatings:
+        raise GeometryError(f"{key}: needs at least one coating (it is a debonded part of the "
+                            "metal/first-coating interface); add geometry.coatings or remove it")
+    if len(pd.center) != dim - 1:
+        want = "[x]" if dim == 2 else "[x, y]"
+        raise GeometryError(f"{key}.center: expected {dim - 1} coordinate(s) {want} in {dim}D, "
+                            f"got {len(pd.center)}")
+    half = pd.length / 2
+    for c, (name, ext) in zip(pd.center, [("x", g.width), ("y", g.depth)], strict=False):
+        if not (c - half > 0.0 and c + half < ext):
+            raise GeometryError(f"{key}: the debonded {'segment' if dim == 2 else 'disc'} "
+                                f"{name} in [{c - half:g}, {c + half:g}] m is not strictly "
+                                f"inside the interface ({name} in [0, {ext:g}] m); move "
+                                "its center or shorten its length")
