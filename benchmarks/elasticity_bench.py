@@ -12,6 +12,7 @@ Prints a Markdown table; the figures go into docs/benchmarks.md by hand.
 from __future__ import annotations
 
 import copy
+import csv
 import json
 import subprocess
 import sys
@@ -135,8 +136,8 @@ def main():
                    "--set", "geometry.mesh.max_size=5e-8", "--set", "stepping.dt=1.0"]
             subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
             m = json.loads((Path(tmp) / "metrics.json").read_text())
-            hist = (Path(tmp) / "history.csv").read_text().splitlines()
-            step = float(hist[1].split(",")[4])
+            with open(Path(tmp) / "history.csv") as f:
+                step = float(next(csv.DictReader(f))["wall_time_s"])
             print(f"| {n} | {m['wall_time_s']:.2f} | {step:.3f} |")
 
 
