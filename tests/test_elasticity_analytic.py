@@ -65,10 +65,12 @@ def test_misfit_film_stress():
     problem.destroy()
 
 
-def test_layered_stack_uniaxial_compression():
+@pytest.mark.parametrize("solver_type", ["iterative", "direct"])
+def test_layered_stack_uniaxial_compression(solver_type):
     """Flat Li / LiF / Li3N stack, rollers on bottom, left, right, pressure p on top:
     uniform sigma_yy = -p everywhere, and strain energy per depth
-    W = sum_i p^2 t_i w (1+nu_i)(1-2nu_i) / (2 E_i (1-nu_i)) (confined compression)."""
+    W = sum_i p^2 t_i w (1+nu_i)(1-2nu_i) / (2 E_i (1-nu_i)) (confined compression);
+    with CG + GAMG and with MUMPS."""
     p = 2.0e6
     data = {
         "name": "stack", "dimension": 2,
@@ -77,7 +79,8 @@ def test_layered_stack_uniaxial_compression():
                      "coatings": [{"name": "sei", "material": "LiF", "thickness": 50e-9},
                                   {"name": "cap", "material": "Li3N", "thickness": 0.2e-6}],
                      "mesh": {"max_size": 0.2e-6}},
-        "physics": {"elasticity": {"degree": 1, "boundary_conditions": [
+        "physics": {"elasticity": {"degree": 1, "solver": {"type": solver_type},
+                                   "boundary_conditions": [
             {"type": "roller", "boundary": "bottom"}, {"type": "roller", "boundary": "left"},
             {"type": "roller", "boundary": "right"},
             {"type": "pressure", "boundary": "top", "value": p}]}},
