@@ -231,8 +231,10 @@ def _figures(geo, problem, stress, profile, out: RunDirectory) -> None:
         zoom_w = 15 * next(iter(geo.layer_thickness.values()))  # first coating
     if out.rank0:
         figures.plot_cell_field(grid, "region", out.figures / "mesh_regions.png",
-                                "region tag", zoom_c, zoom_w, cmap="tab10",
-                                categorical=True, edges=False)
+                                "region", zoom_c, zoom_w, cmap="tab10",
+                                categorical=True, edges=False,
+                                labels={t: n for n, t in geo.regions.items()}
+                                if len(geo.regions) <= 12 else None)
         figures.plot_cell_field(grid, "von_mises_Pa", out.figures / "von_mises.png",
                                 "von Mises stress (Pa)", zoom_c, zoom_w, cmap="inferno")
         rows = profile.get("rows") or []

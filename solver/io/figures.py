@@ -63,14 +63,18 @@ def _plotter(shape=(1, 1), size=(1400, 700)):
 
 def plot_cell_field(grid, name: str, path: Path, title: str, zoom_center=None,
                     zoom_width: float | None = None, cmap="viridis", categorical=False,
-                    edges=False) -> None:
+                    edges=False, labels: dict[int, str] | None = None) -> None:
     """Full view (left) and, when zoom_center is given, a zoom window (right). Rank 0."""
     two = zoom_center is not None and zoom_width is not None
     p = _plotter(shape=(1, 2) if two else (1, 1))
     bar = {"title": title, "vertical": False}
+    extra = {}
+    if labels:  # categorical field: name each value instead of numeric ticks
+        extra = {"annotations": {float(k): v for k, v in labels.items()}}
+        bar.update(n_labels=0)
     p.subplot(0, 0)
     p.add_mesh(grid, scalars=name, cmap=cmap, show_edges=edges, categories=categorical,
-               scalar_bar_args=bar)
+               scalar_bar_args=bar, **extra)
     p.view_xy() if _is2d(grid) else p.view_isometric()
     if two:
         p.subplot(0, 1)
@@ -80,7 +84,7 @@ def plot_cell_field(grid, name: str, path: Path, title: str, zoom_center=None,
         inside = np.all(np.abs(centres[:, :2] - c[:2]) < h, axis=1)
         clipped = grid.extract_cells(np.flatnonzero(inside)) if inside.any() else grid
         p.add_mesh(clipped, scalars=name, cmap=cmap, show_edges=True, categories=categorical,
-                   scalar_bar_args={**bar, "title": title + " (zoom)"})
+                   scalar_bar_args={**bar, "title": title + " (zoom)"}, **extra)
         p.view_xy() if _is2d(grid) else p.view_isometric()
     p.screenshot(str(path))
     p.close()
