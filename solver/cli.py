@@ -138,6 +138,10 @@ def _cmd_run(args, comm) -> int:
         outdir = args.output or Path("runs") / case.name
     if args.no_figures:
         case.output.figures = False
+    if args.restart is None:
+        from solver.io.output import check_new_run_dir
+
+        check_new_run_dir(outdir, comm)
     runlog.setup(comm.rank, comm.size, args.verbose)
     if comm.rank == 0:
         outdir.mkdir(parents=True, exist_ok=True)

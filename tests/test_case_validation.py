@@ -170,3 +170,14 @@ def test_cli_errors_are_one_line_without_traceback(args, code, text):
     assert len(err) == 1 and err[0].startswith("error: ") and text in err[0], r.stderr
     assert "Traceback" not in r.stderr + r.stdout
     assert not Path("/tmp/never/metrics.json").exists()
+
+
+@pytest.mark.serial
+def test_cli_refuses_unrelated_output_directory(tmp_path):
+    """A fresh run never writes into (or cleans) a non-empty directory that is not a run
+    directory: exit 2, the user's file untouched."""
+    (tmp_path / "thesis.tex").write_text("precious")
+    r = subprocess.run(solver_cmd("run", "cases/quick.yaml", "-o", str(tmp_path)),
+                       capture_output=True, text=True, cwd=ROOT, env=clean_env())
+    assert r.returncode == 2 and "not a run directory" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thesis.tex"]

@@ -25,6 +25,29 @@ from pathlib import Path
 import yaml
 
 
+# files that mark a run directory (stdout.txt: a sweep point about to start)
+RUN_MARKERS = ("case.yaml", "metrics.json", "history.csv", "log.txt", "stdout.txt")
+
+
+def check_new_run_dir(path: Path, comm) -> None:
+    """A fresh run may write into a new or empty directory, or over an earlier run's
+    directory; never into an unrelated non-empty one (whose files it would mix with or
+    remove). Raises CaseError on every rank."""
+    from solver.errors import CaseError
+
+    bad = None
+    if comm.rank == 0:
+        p = Path(path)
+        if p.exists() and not p.is_dir():
+            bad = f"-o {p}: is a file; give a directory"
+        elif p.is_dir() and any(p.iterdir()) and not any((p / m).exists() for m in RUN_MARKERS):
+            bad = (f"-o {p}: exists, is not empty and is not a run directory; choose a new "
+                   "or empty directory")
+    bad = comm.bcast(bad, root=0)
+    if bad:
+        raise CaseError(bad)
+
+
 class RunDirectory:
     def __init__(self, path: Path, comm, fresh: bool = True):
         """``fresh``: a new run (stale results and checkpoints of an earlier run in the same
