@@ -1,0 +1,351 @@
+"""M3: nonlinear phase-field electrodeposition (Chen et al., J. Power Sources 300 (2015) 376).
+
+Unknowns: order parameter xi (1 = metal, 0 = electrolyte), cation concentration c and
+electric potential phi. Strong form (SI, c in mol/m^3):
+
+    d(xi)/dt = -L_s [g'(xi) - div(kappa(theta) grad xi)]
+               - L_e h'(xi) [exp((1-a) nF eta/RT) - (c/c0) exp(-a nF eta/RT)]
+    dc/dt    = div[D_eff (grad c + c nF/RT grad phi)] - c_s d(xi)/dt
+    div(s_eff grad phi) = n F c_s d(xi)/dt
+
+g = W xi^2 (1-xi)^2, h = xi^3 (6 xi^2 - 15 xi + 10), D_eff = D_s h + D_l (1-h),
+s_eff = s_s h + s_l (1-h), kappa(theta) = kappa0 (1 + delta cos(omega (theta - theta0))),
+theta the angle of grad xi. Overpotential eta = phi - E_eq: phi is the potential measured
+from the bulk electrolyte (0 V at the far electrolyte boundary, the metal held at E_applied);
+eta < 0 deposits metal. docs/electrodeposition.md has the conventions and parameter sources.
+
+The forms are written in dimensionless variables (see ``DimensionlessGroups``):
+xi, c~ = c/c0, phi~ = phi nF/RT, x~ = x/l0, t~ = t/t0. Meshes stay in metres (the case
+contract); gradients and the measure are rescaled inside ``residual``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import solver.compat  # noqa: F401
+import basix.ufl
+import dolfinx
+import ufl
+
+FARADAY = 96485.33212  # C/mol
+GAS_CONSTANT = 8.314462618  # J/(mol K)
+
+_REGION_KEYS = ("D_solid", "D_liquid", "sigma_solid", "sigma_liquid")
+
+
+# --------------------------------------------------------------------------- parameters
+@dataclass(frozen=True)
+class ElectrodepositionParameters:
+    """SI inputs of the model. ``length_scale`` and ``time_scale`` are numerical reference
+    scales (l0, t0) of the non-dimensionalisation, not physics."""
+
+    kappa0: float  # gradient energy coefficient, J/m
+    W: float  # double-well barrier height, J/m^3
+    L_sigma: float  # interface mobility, m^3/(J s)
+    L_eta: float  # reaction (Butler-Volmer) rate constant, 1/s
+    D_solid: float  # cation diffusivity in the metal phase, m^2/s
+    D_liquid: float  # cation diffusivity in the electrolyte, m^2/s
+    sigma_solid: float  # conductivity of the metal phase, S/m
+    sigma_liquid: float  # conductivity of the electrolyte, S/m
+    c_s: float  # site density of the metal (moles of metal per m^3), mol/m^3
+    c0: float  # bulk (reference) cation concentration, mol/m^3
+    n: int = 1  # charge number
+    alpha: float = 0.5  # charge-transfer coefficient
+    T: float = 300.0  # temperature, K
+    delta: float = 0.0  # anisotropy strength
+    omega: int = 4  # anisotropy mode (integer: cos(omega theta) must be 2 pi periodic)
+    theta0: float = 0.0  # crystal orientation: angle of the fastest-growth direction, rad
+    E_applied: float = -0.45  # potential of the metal electrode vs the bulk electrolyte, V
+    E_eq: float = 0.0  # equilibrium potential in eta = phi - E_eq, V
+    length_scale: float = 1.0e-6  # l0, m
+    time_scale: float = 1.0  # t0, s
+
+    def __post_init__(self):
+        positive = ("kappa0", "W", "L_sigma", "L_eta", "D_liquid", "sigma_solid",
+                    "sigma_liquid", "c_s", "c0", "T", "length_scale", "time_scale")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ValueError(f"electrodeposition parameter {name} must be > 0, "
+                                 f"got {getattr(self, name)}")
+        if not self.D_solid >= 0:
+            raise ValueError(f"electrodeposition parameter D_solid must be >= 0, "
+                             f"got {self.D_solid}")
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"electrodeposition parameter alpha must be in (0, 1), "
+                             f"got {self.alpha}")
+        if not (isinstance(self.n, int) and self.n >= 1):
+            raise ValueError(f"electrodeposition parameter n must be a positive integer, "
+                             f"got {self.n}")
+        if not (isinstance(self.omega, int) and self.omega >= 0):
+            raise ValueError("electrodeposition parameter omega must be a non-negative "
+                             f"integer (cos(omega theta) must be 2 pi periodic), got {self.omega}")
+        if not 0 <= self.delta < 1:
+            raise ValueError(f"electrodeposition parameter delta must be in [0, 1), "
+                             f"got {self.delta}")
+
+    @classmethod
+    def from_hong2018(cls, **overrides) -> ElectrodepositionParameters:
+        """Hong & Viswanathan, ACS Energy Lett. 3 (2018) 1737, converted to SI.
+
+        Their input is normalised with length 1 um, time 1 s and an energy density E0 that
+        the input file does not state; E0 = 2.5e6 J/m^3 makes their L_sigma = 6.25 equal to
+        Chen et al.'s 2.5e-6 m^3/(J s). Only L_sigma*W and L_sigma*kappa0 enter the dynamics,
+        and they do not depend on E0. See docs/electrodeposition.md for every conversion."""
+        um, E0 = 1.0e-6, 2.5e6
+        values = dict(
+            kappa0=0.3 * E0 * um**2,  # 7.5e-7 J/m
+            W=2.4 * E0,  # 6.0e6 J/m^3
+            L_sigma=6.25 / E0,  # 2.5e-6 m^3/(J s)
+            L_eta=1.0e-3,  # 1/s
+            D_solid=7.5e-13,  # Chen et al. 2015 (Hong's input: 0)
+            D_liquid=3.18e-10,  # 317.9 um^2/s
+            sigma_solid=1.0e6,
+            sigma_liquid=1.19,
+            c_s=7.64e4,
+            c0=1.0e3,
+            n=1,
+            alpha=0.5,
+            T=300.0,  # nF/RT = 38.68 1/V (Hong: 38.69)
+            delta=0.0,  # Hong's published input is isotropic
+            omega=4,
+            E_applied=-0.45,
+            E_eq=0.0,
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    def replace(self, **changes) -> ElectrodepositionParameters:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def thermal_voltage(self) -> float:
+        """RT/(nF), V."""
+        return GAS_CONSTANT * self.T / (self.n * FARADAY)
+
+    @property
+    def interface_width(self) -> float:
+        """l = sqrt(kappa0 / (2 W)), m: the flat equilibrium profile is
+        xi = 1/(1 + exp(x/l)) = (1 - tanh(x/(2 l)))/2 (isotropic, along the normal)."""
+        return (self.kappa0 / (2.0 * self.W)) ** 0.5
+
+    @property
+    def interfacial_energy(self) -> float:
+        """gamma = sqrt(2 kappa0 W)/6, J/m^2 (depends on the energy scale; see docs)."""
+        return (2.0 * self.kappa0 * self.W) ** 0.5 / 6.0
+
+    def nondimensional(self) -> DimensionlessGroups:
+        l0, t0, c0 = self.length_scale, self.time_scale, self.c0
+        VT = self.thermal_voltage
+        s_ref = self.sigma_liquid
+        return DimensionlessGroups(
+            length_scale=l0, time_scale=t0, concentration_scale=c0, potential_scale=VT,
+            conductivity_scale=s_ref,
+            A_W=t0 * self.L_sigma * self.W,
+            A_kappa=t0 * self.L_sigma * self.kappa0 / l0**2,
+            A_eta=t0 * self.L_eta,
+            D_solid=self.D_solid * t0 / l0**2,
+            D_liquid=self.D_liquid * t0 / l0**2,
+            sigma_solid=self.sigma_solid / s_ref,
+            sigma_liquid=self.sigma_liquid / s_ref,
+            site_ratio=self.c_s / c0,
+            Pi=self.n * FARADAY * self.c_s * l0**2 / (t0 * s_ref * VT),
+            alpha=self.alpha, delta=self.delta, omega=self.omega, theta0=self.theta0,
+            eta_offset=self.E_eq / VT,
+            phi_applied=self.E_applied / VT,
+        )
+
+
+@dataclass(frozen=True)
+class DimensionlessGroups:
+    """Reference scales and the groups of the dimensionless system (tilde variables)
+
+        d(xi)/dt = -A_W g~'(xi) + A_kappa div(k(theta) grad xi)
+                   - A_eta h'(xi) BV(c, phi - eta_offset)
+        dc/dt    = div[D (grad c + c grad phi)] - site_ratio d(xi)/dt
+        div(sigma grad phi) = Pi d(xi)/dt
+
+    with g~ = xi^2 (1-xi)^2, k = 1 + delta cos(omega (theta - theta0)),
+    BV(c, eta) = exp((1-alpha) eta) - c exp(-alpha eta),
+    D = D_SI t0/l0^2, sigma = sigma_SI/sigma_ref (sigma_ref = electrolyte conductivity),
+    Pi = nF c_s l0^2/(t0 sigma_ref RT/nF)."""
+
+    length_scale: float  # l0, m
+    time_scale: float  # t0, s
+    concentration_scale: float  # c0, mol/m^3
+    potential_scale: float  # RT/(nF), V
+    conductivity_scale: float  # sigma_ref, S/m
+    A_W: float
+    A_kappa: float
+    A_eta: float
+    D_solid: float
+    D_liquid: float
+    sigma_solid: float
+    sigma_liquid: float
+    site_ratio: float
+    Pi: float
+    alpha: float
+    delta: float
+    omega: int
+    theta0: float
+    eta_offset: float
+    phi_applied: float
+
+    # SI -> dimensionless (works on floats and UFL expressions)
+    def diffusivity(self, D):
+        return D * (self.time_scale / self.length_scale**2)
+
+    def conductivity(self, sigma):
+        return sigma * (1.0 / self.conductivity_scale)
+
+    def potential(self, phi):
+        return phi * (1.0 / self.potential_scale)
+
+    def concentration(self, c):
+        return c * (1.0 / self.concentration_scale)
+
+    def time(self, t):
+        return t * (1.0 / self.time_scale)
+
+
+# --------------------------------------------------------------------------- functions
+def g(xi, W=1.0):
+    """Double well W xi^2 (1 - xi)^2 (minima at 0 and 1)."""
+    return W * xi**2 * (1 - xi) ** 2
+
+
+def dg(xi, W=1.0):
+    """g'(xi) = 2 W xi (1 - xi) (1 - 2 xi)."""
+    return 2 * W * xi * (1 - xi) * (1 - 2 * xi)
+
+
+def h(xi):
+    """Interpolation xi^3 (6 xi^2 - 15 xi + 10): h(0) = 0, h(1) = 1, h'(0) = h'(1) = 0."""
+    return xi**3 * (6 * xi**2 - 15 * xi + 10)
+
+
+def dh(xi):
+    """h'(xi) = 30 xi^2 (1 - xi)^2."""
+    return 30 * xi**2 * (1 - xi) ** 2
+
+
+def interp(hval, a_solid, a_liquid):
+    """Phase interpolation a_solid h + a_liquid (1 - h) of a property, with hval = h(xi)."""
+    return a_solid * hval + a_liquid * (1 - hval)
+
+
+def _chebyshev(k: int, x):
+    """T_k(x), so that cos(k theta) = T_k(cos theta)."""
+    t_prev, t = 1.0, x
+    if k == 0:
+        return 1.0
+    for _ in range(k - 1):
+        t_prev, t = t, 2 * x * t - t_prev
+    return t
+
+
+def kappa_aniso(grad_xi, kappa0, delta, omega: int, theta0: float = 0.0, eps: float = 1e-6):
+    """kappa0 (1 + delta cos(omega (theta - theta0))), theta the angle of grad xi in the
+    x-y plane (3D: of its x-y projection).
+
+    cos(omega phi) is evaluated as the Chebyshev polynomial T_omega(cos phi) with
+    cos phi = (grad xi . e_theta0) / sqrt(|grad xi|^2 + eps^2): no atan2, finite and
+    differentiable at grad xi = 0 (where it returns kappa0 (1 + delta T_omega(0))). The
+    eps (in the units of grad_xi) changes kappa only where |grad xi| ~ eps, i.e. in the
+    bulk phases, where the term kappa grad xi vanishes anyway."""
+    if isinstance(delta, int | float) and delta == 0:
+        return kappa0
+    gx = grad_xi[0]
+    gy = grad_xi[1] if ufl.shape(grad_xi)[0] > 1 else 0.0
+    c0, s0 = math.cos(theta0), math.sin(theta0)
+    norm = ufl.sqrt(gx**2 + gy**2 + eps**2)
+    cos_phi = (c0 * gx + s0 * gy) / norm
+    return kappa0 * (1 + delta * _chebyshev(int(omega), cos_phi))
+
+
+def butler_volmer(c, eta, alpha):
+    """The Butler-Volmer bracket exp((1-alpha) eta) - c exp(-alpha eta) in dimensionless
+    variables (c = c/c0, eta = overpotential nF/RT). Negative (deposition) for eta < 0,
+    zero at eta = 0, c = 1. The phase-field equation multiplies it by h'(xi)."""
+    return ufl.exp((1 - alpha) * eta) - c * ufl.exp(-alpha * eta)
+
+
+def overpotential(phi, groups: DimensionlessGroups):
+    """Dimensionless eta = phi~ - E_eq nF/RT."""
+    return phi - groups.eta_offset
+
+
+# --------------------------------------------------------------------------- forms
+def function_space(mesh: dolfinx.mesh.Mesh, degree: int = 1) -> dolfinx.fem.FunctionSpace:
+    """Mixed space (xi, c~, phi~), three Lagrange fields of the same degree."""
+    P = basix.ufl.element("Lagrange", mesh.basix_cell(), degree)
+    return dolfinx.fem.functionspace(mesh, basix.ufl.mixed_element([P, P, P]))
+
+
+def _groups(params) -> DimensionlessGroups:
+    return params if isinstance(params, DimensionlessGroups) else params.nondimensional()
+
+
+def residual(xi, c, phi, xi_n, c_n, v_xi, v_c, v_phi, dt, params, dx,
+             region_coefficients: dict | None = None, sources=None, mesh_unit: float = 1.0):
+    """Monolithic backward-Euler residual F(xi, c, phi; v) of the dimensionless system.
+
+    xi, c, phi: the unknowns at the new time (``ufl.split`` of the mixed Function), c and
+    phi dimensionless (c/c0, phi nF/RT); xi_n, c_n: the previous step's. dt: step in
+    seconds (float or Constant). params: ElectrodepositionParameters or DimensionlessGroups.
+    dx: the cell measure (carry the quadrature degree in its metadata).
+    region_coefficients: optional SI fields (e.g. DG0 Functions built from the cell tags)
+    that replace D_solid, D_liquid, sigma_solid or sigma_liquid per cell: coatings are
+    regions whose "liquid" phase has its own cation diffusivity and conductivity.
+    sources: optional dimensionless volumetric sources (s_xi, s_c, s_phi) added to the
+    right-hand sides of the three equations (manufactured solutions, noise).
+    mesh_unit: metres per mesh coordinate unit (1 for the solver's meshes).
+
+    Anisotropy: kappa(theta) enters as int kappa(theta) grad xi . grad v, the weak form of
+    -div(kappa(theta) grad xi) (the common simplification; not the full variational
+    derivative of the anisotropic gradient energy)."""
+    G = _groups(params)
+    rc = dict(region_coefficients or {})
+    unknown = set(rc) - set(_REGION_KEYS)
+    if unknown:
+        raise ValueError(f"unknown region coefficient(s) {sorted(unknown)}; "
+                         f"allowed: {list(_REGION_KEYS)}")
+
+    domain = ufl.domain.extract_unique_domain(xi)
+    tdim = domain.topological_dimension  # an attribute in UFL 2025 (a method before)
+    tdim = tdim() if callable(tdim) else tdim
+    s = G.length_scale / mesh_unit  # grad~ = s grad, dx~ = s^-d dx
+    vol = s ** (-tdim)
+
+    def grad(u):
+        return s * ufl.grad(u)
+
+    D_s = G.diffusivity(rc["D_solid"]) if "D_solid" in rc else G.D_solid
+    D_l = G.diffusivity(rc["D_liquid"]) if "D_liquid" in rc else G.D_liquid
+    sg_s = G.conductivity(rc["sigma_solid"]) if "sigma_solid" in rc else G.sigma_solid
+    sg_l = G.conductivity(rc["sigma_liquid"]) if "sigma_liquid" in rc else G.sigma_liquid
+
+    hx = h(xi)
+    D_eff = interp(hx, D_s, D_l)
+    sigma_eff = interp(hx, sg_s, sg_l)
+    dt_nd = G.time(dt)
+    xi_dot = (xi - xi_n) / dt_nd
+    k_aniso = kappa_aniso(grad(xi), 1.0, G.delta, G.omega, G.theta0)
+    bv = butler_volmer(c, overpotential(phi, G), G.alpha)
+
+    F_xi = (xi_dot * v_xi
+            + G.A_W * dg(xi) * v_xi
+            + G.A_kappa * k_aniso * ufl.inner(grad(xi), grad(v_xi))
+            + G.A_eta * dh(xi) * bv * v_xi)
+    F_c = ((c - c_n) / dt_nd * v_c
+           + D_eff * ufl.inner(grad(c) + c * grad(phi), grad(v_c))
+           + G.site_ratio * xi_dot * v_c)
+    F_phi = sigma_eff * ufl.inner(grad(phi), grad(v_phi)) + G.Pi * xi_dot * v_phi
+    if sources is not None:
+        s_xi, s_c, s_phi = sources
+        F_xi -= s_xi * v_xi
+        F_c -= s_c * v_c
+        F_phi -= s_phi * v_phi
+    return vol * (F_xi + F_c + F_phi) * dx
