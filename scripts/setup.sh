@@ -11,9 +11,17 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import sys; sys.exit(
   rm -rf "$venv"
   "$py" -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade "pip>=24" 2>&1 | grep -v "^WARNING: Location" || true
-"$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$here[dev]" 2>&1 | grep -v "^WARNING: Location" || true
-# Verify the stack imports (pip's exit code is hidden by the filter above).
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+pip_install() {  # quiet on success; the whole pip log on failure
+  if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check "$@" >"$log" 2>&1; then
+    grep -v "^WARNING: Location" "$log" >&2
+    echo "setup: 'pip install $*' failed (see above); nothing was changed in the stamp" >&2
+    exit 1
+  fi
+}
+pip_install --upgrade "pip>=24"
+pip_install -e "$here[dev]"
 "$venv/bin/python" -c 'import solver.compat as c; c.check_stack()' || {
   echo "setup: the installed stack does not import; see the message above" >&2; exit 1; }
 echo "setup: ok ($venv)"

@@ -120,7 +120,7 @@ def _cmd_run(args, comm) -> int:
     from solver.run import run_case
 
     from solver.errors import CaseError
-    from solver.run import load_restart_case
+    from solver.run import load_restart_case, run_finished
 
     if args.restart is not None:
         if args.case is not None or args.overrides:
@@ -131,6 +131,10 @@ def _cmd_run(args, comm) -> int:
                             "drop -o")
         case = load_restart_case(args.restart)
         outdir = args.restart
+        if run_finished(outdir):
+            if comm.rank == 0:
+                print(f"{outdir}: already completed; nothing to continue")
+            return 0
     elif args.case is None:
         raise CaseError("run: give a case file (solver run CASE -o DIR) or --restart DIR")
     else:
@@ -206,9 +210,10 @@ def main(argv: list[str] | None = None) -> int:
         if comm.rank == 0:
             print(f"error: {e}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
-        if comm.rank == 0:
-            print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt:  # outside the run loop (which checkpoints on signals)
+        print(f"error: [rank {comm.rank}] interrupted", file=sys.stderr)
+        if comm.size > 1:
+            comm.Abort(130)
         return 130
     except Exception as e:  # a bug or an environment problem: one line, then stop all ranks
         if args.traceback:

@@ -22,7 +22,10 @@ class ConvergenceError(SolverError):
 
     exit_code = 3
 
-    def __init__(self, message: str, field: str = "", reason: int | None = None):
+    def __init__(self, message: str, field: str = "", reason: int | None = None,
+                 recoverable: bool = True):
         super().__init__(message)
         self.field = field
         self.reason = reason
+        # False when a smaller step cannot help (a linear problem's singular matrix)
+        self.recoverable = recoverable

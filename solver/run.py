@@ -36,12 +36,16 @@ class RunInterrupted(SolverError):
     exit_code = EXIT_INTERRUPTED
 
 
+class RunIncomplete(SolverError):
+    exit_code = 3
+
+
 def load_restart_case(outdir: Path) -> Case:
     outdir = Path(outdir)
     if not (outdir / "case.yaml").exists():
         raise CaseError(f"--restart {outdir}: no case.yaml there; give the output directory "
                         "of an earlier run")
-    if checkpoint.latest(outdir / "checkpoint") is None:
+    if not checkpoint.candidates(outdir / "checkpoint"):
         raise CaseError(f"--restart {outdir}: no checkpoint to restart from; run the case "
                         "from the start")
     data = read_yaml(outdir / "case.yaml")
@@ -49,18 +53,38 @@ def load_restart_case(outdir: Path) -> Case:
     return parse_case(data, source=str(outdir / "case.yaml"))
 
 
+def run_finished(outdir: Path) -> bool:
+    """The run in ``outdir`` completed (its newest checkpoint is marked finished)."""
+    try:
+        import json
+
+        m = json.loads((Path(outdir) / "metrics.json").read_text())
+        cands = checkpoint.candidates(Path(outdir) / "checkpoint")
+        return m.get("status") == "completed" and bool(cands) and bool(
+            checkpoint.read_state(cands[0]).get("finished"))
+    except (OSError, ValueError, SolverError):
+        return False
+
+
 def run_case(case: Case, outdir: Path, comm: MPI.Comm = MPI.COMM_WORLD,
              restart: bool = False) -> dict:
-    """Run ``case`` into ``outdir`` (or continue it from its last checkpoint)."""
+    """Run ``case`` into ``outdir`` (or continue it from its last checkpoint).
+
+    SolverErrors are raised identically on every rank, so their clean-up is collective. Any
+    other exception may have happened on one rank only: then no collective is attempted
+    (it would deadlock); rank 0 records what it knows and the CLI aborts all ranks."""
     t0 = time.perf_counter()
     out = RunDirectory(outdir, comm, fresh=not restart)
     if not restart:
         out.write_case(case.model_dump(mode="json"))
     out.write_json("versions.json", {**versions(), "n_ranks": comm.size})
     metrics = {"status": "running", "case": case.name, "n_ranks": comm.size}
+    collective = True
     try:
-        metrics.update(_solve(case, out, comm, restart))
-        metrics["status"] = "completed"
+        with SignalTrap() as trap:  # from the start: a signal during set-up stops cleanly
+            result, stop = _solve(case, out, comm, restart, trap)
+        metrics.update(result)
+        metrics["status"] = "completed" if stop != "max_steps" else "incomplete"
     except Interrupted as e:
         metrics.update(status="interrupted", error=f"stopped by {e}")
         cmd = f"solver run --restart {outdir}"
@@ -75,18 +99,36 @@ def run_case(case: Case, outdir: Path, comm: MPI.Comm = MPI.COMM_WORLD,
     except SolverError as e:
         metrics.update(status="failed", error=str(e))
         raise
+    except BaseException as e:  # possibly on this rank only: no collectives from here
+        collective = False
+        status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
+        metrics.update(status=status, error=f"{type(e).__name__}: {e}",
+                       wall_time_s=time.perf_counter() - t0)
+        if comm.rank == 0:
+            try:
+                out.write_json_here("metrics.json", metrics)
+            except OSError:
+                pass
+        raise
     finally:
-        metrics["wall_time_s"] = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
-        out.write_metrics(metrics)
+        if collective:
+            metrics["wall_time_s"] = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
+            out.write_metrics(metrics)
+    if metrics["status"] == "incomplete":
+        raise RunIncomplete(f"stopped at stepping.max_steps={case.stepping.max_steps} at "
+                            f"t={metrics['final_time_s']:.6g} before end="
+                            f"{case.stepping.end:g}; raise max_steps and continue with: "
+                            f"solver run --restart {outdir}")
     log.info(f"done in {metrics['wall_time_s']:.2f} s; results in {outdir}")
     return metrics
 
 
-def _solve(case: Case, out: RunDirectory, comm, restart: bool) -> dict:
+def _solve(case: Case, out: RunDirectory, comm, restart: bool, trap) -> tuple[dict, str]:
     materials = resolve_materials({k: v.model_dump(exclude_none=True)
                                    for k, v in case.materials.items()}, load_library())
     t = time.perf_counter()
     geo = build_geometry(case, comm)
+    trap.arm()  # Gmsh replaces signal handlers while meshing
     n_cells = comm.allreduce(geo.mesh.topology.index_map(geo.dim).size_local, op=MPI.SUM)
     log.info(f"mesh: {n_cells} cells, {len(geo.regions)} regions "
              f"({time.perf_counter() - t:.2f} s)")
@@ -95,10 +137,13 @@ def _solve(case: Case, out: RunDirectory, comm, restart: bool) -> dict:
              f"{case.physics.elasticity.solver.type} solver")
     clock = Clock(0, 0.0, case.stepping.dt0)
     ckdir = out.path / "checkpoint"
+    fingerprint = case_fingerprint(case)
     segment = ""
     if restart:
-        path = checkpoint.latest(ckdir)
-        st = checkpoint.read(path, problem.state(), comm)
+        st, path = checkpoint.read_latest(ckdir, problem.state(), comm)
+        if st.get("case_fingerprint") not in (None, fingerprint):
+            raise CaseError(f"--restart {out.path}: case.yaml differs from the case the "
+                            "checkpoint was written with; restore it or start a new run")
         clock = Clock(st["step"], st["t"], st["dt"])
         problem.set_time(clock.t)
         out.truncate_history(clock.step)
@@ -117,13 +162,14 @@ def _solve(case: Case, out: RunDirectory, comm, restart: bool) -> dict:
             _write_regions(geo, out)
     ck = case.checkpoint
     last: dict = {}
-    last_ck = {"step": clock.step, "wall": time.perf_counter()}
+    last_ck = {"step": -1, "wall": time.perf_counter()}
 
-    def write_checkpoint(c: Clock):
-        if last_ck["step"] == c.step and c.step > 0 and (ckdir / "latest").exists():
+    def write_checkpoint(c: Clock, finished: bool = False):
+        if last_ck["step"] == c.step and not finished:
             return
-        checkpoint.write(ckdir, c.step, problem.state(), {"t": c.t, "dt": c.dt}, comm,
-                         keep=ck.keep)
+        checkpoint.write(ckdir, c.step, problem.state(),
+                         {"t": c.t, "dt": c.dt, "finished": finished,
+                          "case_fingerprint": fingerprint}, comm, keep=ck.keep)
         last_ck.update(step=c.step, wall=time.perf_counter())
 
     def on_step(si):
@@ -145,19 +191,24 @@ def _solve(case: Case, out: RunDirectory, comm, restart: bool) -> dict:
             write_checkpoint(Clock(si.step, si.t, si.dt))
         return last
 
-    with SignalTrap() as trap:
+    try:
+        if comm.allreduce(trap.received, op=MPI.MAX):  # a signal during set-up
+            write_checkpoint(clock)
+            raise Interrupted(comm.allreduce(trap.received, op=MPI.MAX), clock)
         stepper = Stepper(case.stepping, comm, case.debug)
         try:
-            clock = stepper.run(problem, clock, on_step, on_failure=write_checkpoint,
-                                trap=trap)
+            clock, stop = stepper.run(problem, clock, on_step, on_failure=write_checkpoint,
+                                      trap=trap)
         except Interrupted as e:
             write_checkpoint(e.clock)
             raise
-        finally:
-            for w in writers:
-                w.close()
-    if ck.every_steps or ck.every_seconds:
-        write_checkpoint(clock)
+    finally:
+        for w in writers:
+            w.close()
+    if stop == "max_steps":
+        log.warning(f"stepping.max_steps={case.stepping.max_steps} reached at t={clock.t:.6g} "
+                    f"before end={case.stepping.end:g}")
+    write_checkpoint(clock, finished=stop != "max_steps")
     if not last:  # restarted at the end: recompute the final metrics from the state
         last = problem.metrics()
     stress = problem.stress_fields()
@@ -165,10 +216,20 @@ def _solve(case: Case, out: RunDirectory, comm, restart: bool) -> dict:
     if case.output.figures:
         _figures(geo, problem, stress, profile, out)
     metrics = {"n_dofs": problem.n_dofs, "n_cells": n_cells, "n_steps": clock.step,
-               "final_time_s": clock.t, **last}
+               "final_time_s": clock.t, "stop_reason": stop, **last}
     metrics.update(profile.get("metrics", {}))
     problem.destroy()
-    return metrics
+    return metrics, stop
+
+
+def case_fingerprint(case: Case) -> str:
+    """Hash of the resolved case without its testing aids (what a restart must match)."""
+    import hashlib
+    import json
+
+    d = case.model_dump(mode="json")
+    d.pop("debug", None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _write_regions(geo, out: RunDirectory) -> None:
@@ -230,22 +291,31 @@ def _figures(geo, problem, stress, profile, out: RunDirectory) -> None:
         zoom_c = rows[k][: geo.dim]
         zoom_w = 15 * next(iter(geo.layer_thickness.values()))  # first coating
     if out.rank0:
-        figures.plot_cell_field(grid, "region", out.figures / "mesh_regions.png",
-                                "region", zoom_c, zoom_w, cmap="tab10",
-                                categorical=True, edges=False,
-                                labels={t: n for n, t in geo.regions.items()}
-                                if len(geo.regions) <= 12 else None)
-        figures.plot_cell_field(grid, "von_mises_Pa", out.figures / "von_mises.png",
-                                "von Mises stress (Pa)", zoom_c, zoom_w, cmap="inferno")
-        rows = profile.get("rows") or []
-        if rows:
-            g = geo.dim
-            series = {}
-            for side in dict.fromkeys(r[g] for r in rows):
-                sel = [r for r in rows if r[g] == side]
-                series[f"{side} side"] = (np.array([r[0] for r in sel]),
-                                          np.array([r[-1] for r in sel]))
-            figures.plot_profile(out.figures / "interface_stress.png", series,
-                                 "x (um)", "hydrostatic stress (MPa)",
-                                 "metal / coating interface", xscale=1e6, yscale=1e-6)
+        try:
+            _plot(geo, grid, profile, zoom_c, zoom_w, out)
+        except Exception as e:  # a figure must never cost the results (or hang other ranks)
+            log.error(f"figures could not be drawn ({type(e).__name__}: {e}); the results "
+                      "are complete without them")
     mesh.comm.barrier()
+
+
+def _plot(geo, grid, profile, zoom_c, zoom_w, out: RunDirectory) -> None:
+    """Rank 0 only."""
+    figures.plot_cell_field(grid, "region", out.figures / "mesh_regions.png",
+                            "region", zoom_c, zoom_w, cmap="tab10",
+                            categorical=True, edges=False,
+                            labels={t: n for n, t in geo.regions.items()}
+                            if len(geo.regions) <= 12 else None)
+    figures.plot_cell_field(grid, "von_mises_Pa", out.figures / "von_mises.png",
+                            "von Mises stress (Pa)", zoom_c, zoom_w, cmap="inferno")
+    rows = profile.get("rows") or []
+    if rows:
+        g = geo.dim
+        series = {}
+        for side in dict.fromkeys(r[g] for r in rows):
+            sel = [r for r in rows if r[g] == side]
+            series[f"{side} side"] = (np.array([r[0] for r in sel]),
+                                      np.array([r[-1] for r in sel]))
+        figures.plot_profile(out.figures / "interface_stress.png", series,
+                             "x (um)", "hydrostatic stress (MPa)",
+                             "metal / coating interface", xscale=1e6, yscale=1e-6)

@@ -49,6 +49,7 @@ from typing import Any
 import yaml
 
 from solver.errors import CaseError, SolverError
+from solver.io.output import MARKER
 
 log = logging.getLogger("solver.sweep")
 
@@ -506,6 +507,7 @@ def _run_subprocesses(sw: Sweep, todo: list[Point]) -> bool:
                     n_started += 1
                     pointdir = sw.outdir / pt.name
                     pointdir.mkdir(parents=True, exist_ok=True)
+                    (pointdir / MARKER).touch()  # a run directory, though stdout.txt exists
                     if pt.action == "fresh":
                         (pointdir / "metrics.json").unlink(missing_ok=True)
                     cmd = point_command(sw, pt)
@@ -590,6 +592,7 @@ def _run_in_process(sw: Sweep, todo: list[Point], comm) -> bool:
             restart = pt.action == "restart"
             if comm.rank == 0:
                 pointdir.mkdir(parents=True, exist_ok=True)
+                (pointdir / MARKER).touch()
                 if not restart:
                     (pointdir / "log.txt").unlink(missing_ok=True)
                     (pointdir / "metrics.json").unlink(missing_ok=True)

@@ -118,3 +118,56 @@ def test_unrecoverable_failure_keeps_last_good_checkpoint(tmp_path):
     assert len(err) == 1 and "dt_min" in err[0] and "checkpoint" in err[0]
     assert _metrics(d)["status"] == "failed"
     assert (d / "checkpoint" / "latest").read_text().strip() == "step-0000001"
+
+
+def test_restart_of_completed_run_is_a_no_op(tmp_path):
+    """--restart of a finished run changes nothing and exits 0."""
+    d = tmp_path / "run"
+    _run("cases/quick.yaml", "-o", str(d), *BASE)
+    before = (d / "metrics.json").read_text(), (d / "history.csv").read_text()
+    r = _run("--restart", str(d))
+    assert "already completed" in r.stdout
+    assert ((d / "metrics.json").read_text(), (d / "history.csv").read_text()) == before
+
+
+def test_damaged_newest_checkpoint_falls_back(tmp_path, reference):
+    """A truncated newest checkpoint (lost write) is skipped with a warning; the restart
+    continues from the previous one and still reproduces the uninterrupted run."""
+    d = tmp_path / "run"
+    _run("cases/quick.yaml", "-o", str(d), *BASE, "--set", "debug.signal_after_step=3",
+         code=75)
+    h5 = d / "checkpoint" / "step-0000003" / "fields.h5"
+    h5.write_bytes(h5.read_bytes()[:1000])
+    r = _run("--restart", str(d))
+    assert "unusable" in r.stdout and "step-0000002" in r.stdout
+    _same(_metrics(d), reference)
+    assert _steps(d) == [1, 2, 3, 4]
+
+
+def test_max_steps_is_not_completed(tmp_path):
+    """Stopping at stepping.max_steps before the end is not a completed run: exit 3, one
+    line naming max_steps, status incomplete, final time 0.5."""
+    d = tmp_path / "run"
+    r = _run("cases/quick.yaml", "-o", str(d), *BASE, "--set", "stepping.max_steps=2", code=3)
+    assert "max_steps=2" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    m = _metrics(d)
+    assert m["status"] == "incomplete" and m["final_time_s"] == pytest.approx(0.5)
+
+
+def test_singular_problem_fails_fast_with_hint(tmp_path):
+    """Supports that leave a rigid-body motion free (only a roller on the left: nothing fixes
+    y) are refused before meshing, with the free direction named (exit 2)."""
+    d = tmp_path / "run"
+    r = _run("cases/quick.yaml", "-o", str(d), "--set",
+             "physics.elasticity.boundary_conditions=[{type: roller, boundary: left},"
+             "{type: pressure, boundary: top, value: 1e6}]", code=2)
+    assert "nothing fixes the y displacement" in r.stderr
+
+
+def test_bad_petsc_option_is_one_line(tmp_path):
+    """An invalid PETSc option value names the case key, exit 2, no PETSc stack dump."""
+    d = tmp_path / "run"
+    r = _run("cases/quick.yaml", "-o", str(d), "--no-figures", "--set",
+             "physics.elasticity.solver.petsc_options={ksp_type: nonsense}", code=2)
+    err = r.stderr.strip().splitlines()
+    assert err[-1].startswith("error: physics.elasticity.solver.petsc_options"), r.stderr

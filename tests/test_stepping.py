@@ -58,16 +58,18 @@ def _run(cfg, plan, debug=None, **kw):
         assert p.u.x.array[0] == pytest.approx(si.t)  # state is the accepted one
         return {"m": si.t}
 
-    clock = Stepper(cfg, MPI.COMM_SELF, debug).run(p, Clock(0, 0.0, cfg.dt0), on_step, **kw)
+    clock, reason = Stepper(cfg, MPI.COMM_SELF, debug).run(p, Clock(0, 0.0, cfg.dt0), on_step,
+                                                           **kw)
+    p.reason = reason
     return clock, seen, p
 
 
 def test_growth_to_dt_max_and_exact_end():
     """Easy steps grow dt by 2 up to dt_max = 0.4; the last step is shortened to hit 1.0."""
     cfg = Stepping(end=1.0, dt=0.1, dt_max=0.4, growth=2.0)
-    clock, seen, _ = _run(cfg, lambda t, dt: (1, 0.0))
+    clock, seen, p = _run(cfg, lambda t, dt: (1, 0.0))
     assert [s[2] for s in seen] == [0.1, 0.2, 0.4, 0.3]
-    assert clock.t == pytest.approx(1.0) and clock.step == 4
+    assert clock.t == pytest.approx(1.0) and clock.step == 4 and p.reason == "end"
 
 
 def test_no_growth_after_hard_steps():
@@ -110,6 +112,13 @@ def test_stop_condition_and_injected_failure():
     retried once with dt/2."""
     cfg = Stepping(end=1.0, dt=0.25, stop={"metric": "m", "above": 0.45})
     debug = Debug(inject_failure={"step": 1, "attempts": 1})
-    clock, seen, _ = _run(cfg, lambda t, dt: (1, 0.0), debug=debug)
+    clock, seen, p = _run(cfg, lambda t, dt: (1, 0.0), debug=debug)
     assert seen[0] == (1, 0.125, 0.125, 2)
-    assert clock.t == pytest.approx(0.5)
+    assert clock.t == pytest.approx(0.5) and p.reason == "stop_condition"
+
+
+def test_max_steps_reported():
+    """Reaching max_steps before end says so (the run is then not 'completed')."""
+    cfg = Stepping(end=1.0, dt=0.25, max_steps=2)
+    clock, _, p = _run(cfg, lambda t, dt: (1, 0.0))
+    assert clock.step == 2 and clock.t == pytest.approx(0.5) and p.reason == "max_steps"

@@ -90,7 +90,11 @@ def check_case(case) -> None:
             raise CaseError(f"{k}.region: unknown region '{e.region}'; known: "
                             f"{', '.join(regions[:12])}")
         if e.tensor is not None:
-            t = np.asarray(e.tensor, dtype=float)
+            try:
+                t = np.asarray(e.tensor, dtype=float)
+            except ValueError:
+                raise CaseError(f"{k}.tensor: rows of different lengths; give a "
+                                f"{case.dimension}x{case.dimension} (or 3x3) matrix") from None
             if t.ndim != 2 or t.shape[0] != t.shape[1] or t.shape[0] not in (case.dimension, 3):
                 raise CaseError(f"{k}.tensor: expected a {case.dimension}x{case.dimension} "
                                 f"(or 3x3) matrix, got shape {t.shape}")
@@ -98,7 +102,10 @@ def check_case(case) -> None:
                 raise CaseError(f"{k}.tensor: a strain tensor must be symmetric")
             if np.abs(t).max() > 0.5:
                 raise CaseError(f"{k}.tensor: components must be small strains (|e| <= 0.5)")
-    has_dirichlet = False
+    constrained: set[int] = set()  # displacement components fixed somewhere
+    supported: set[str] = set()  # boundaries carrying a Dirichlet condition
+    axes = {"left": 0, "right": 0, "front": 1, "back": 1, "bottom": case.dimension - 1,
+            "top": case.dimension - 1}
     for i, bc in enumerate(el.boundary_conditions):
         k = f"physics.elasticity.boundary_conditions[{i}]"
         if bc.boundary not in bnames:
@@ -117,9 +124,30 @@ def check_case(case) -> None:
         if bc.type == "pressure" and abs(bc.value) > 1e11:
             raise CaseError(f"{k}.value: {bc.value:g} Pa is beyond any solid's strength; "
                             "pressures are in pascals (1 MPa = 1e6)")
-        if bc.type in ("clamped", "roller", "displacement"):
-            has_dirichlet = True
-    if not has_dirichlet:
-        raise CaseError("physics.elasticity.boundary_conditions: no clamped, roller or "
-                        "displacement condition, so the body can move freely; add one")
+        comps = ({*range(case.dimension)} if bc.type == "clamped"
+                 else {axes[bc.boundary]} if bc.type == "roller"
+                 else {j for j, v in enumerate(bc.value) if v is not None}
+                 if bc.type == "displacement" else set())
+        if bc.type == "displacement" and not comps:
+            raise CaseError(f"{k}.value: every component is null, so nothing is prescribed; "
+                            "give at least one number")
+        if comps:
+            constrained |= comps
+            supported.add(bc.boundary)
+    free = [("x", "y", "z")[j] for j in range(case.dimension) if j not in constrained]
+    if free:
+        raise CaseError("physics.elasticity.boundary_conditions: nothing fixes the "
+                        f"{', '.join(free)} displacement, so the body can move freely; add a "
+                        "clamped, roller or displacement condition for it")
+    if case.dimension == 3 and len(supported) < 2 and not any(
+            bc.type == "clamped" for bc in el.boundary_conditions):
+        raise CaseError("physics.elasticity.boundary_conditions: a single supported boundary "
+                        "without a clamp leaves rigid rotations free in 3D; clamp it or "
+                        "support a second boundary")
+    if case.stepping.stop is not None:
+        known = ["strain_energy_J", "max_von_mises_Pa"] + [
+            f"max_von_mises_Pa_{r}" for r in regions if not r.startswith("grain_")]
+        if case.stepping.stop.metric not in known:
+            raise CaseError(f"stepping.stop.metric: '{case.stepping.stop.metric}' is not a "
+                            f"per-step metric; use one of {', '.join(known)}")
     check_geometry(case)

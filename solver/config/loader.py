@@ -100,6 +100,8 @@ def _format(err: dict, data: Any) -> str:
         return f"{key}: required key is missing"
     if typ in ("float_parsing", "float_type", "int_parsing", "int_type") and isinstance(got, str):
         return f"{key}: expected a number, got '{got}'{_suggest_si(got)}"
+    if typ == "int_from_float":
+        return f"{key}: expected a whole number, got {got!r}"
     if typ == "union_tag_invalid":
         return f"{key}: {err['msg']}"
     msg = err["msg"].replace("Value error, ", "")
@@ -130,7 +132,7 @@ def parse_case(data: Any, source: str = "case") -> Case:
 
 def _parse_value(text: str):
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_CaseLoader)
     except yaml.YAMLError:
         return text
 
@@ -165,6 +167,28 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
+class _CaseLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys and reads 1e3 (no dot) as a number."""
+
+
+def _mapping(loader, node, deep=False):
+    keys = set()
+    for k, _ in node.value:
+        key = loader.construct_object(k, deep=deep)
+        if key in keys:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key '{key}'", k.start_mark)
+        keys.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_CaseLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+_CaseLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+
 def read_yaml(path: str | Path) -> dict:
     p = Path(path)
     if not p.exists():
@@ -172,7 +196,7 @@ def read_yaml(path: str | Path) -> dict:
     if p.is_dir():
         raise CaseError(f"{p}: is a directory; give a case .yaml file")
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.load(p.read_text(), Loader=_CaseLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""

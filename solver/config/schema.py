@@ -338,6 +338,13 @@ class Case(Strict):
     output: Output = Output()
     debug: Debug = Debug()
 
+    @field_validator("name")
+    @classmethod
+    def _not_dots(cls, v: str) -> str:
+        if set(v) == {"."}:
+            raise ValueError("a name of dots only would make runs/<name> an existing folder")
+        return v
+
     @model_validator(mode="after")
     def _geometry_dimension(self):
         g = self.geometry

@@ -78,6 +78,11 @@ class SignalTrap:
                 pass
         return self
 
+    def arm(self) -> None:
+        """Install the handlers again (the Gmsh library installs its own while meshing)."""
+        for s in self._old:
+            signal.signal(s, self._handler)
+
     def _handler(self, signum, frame):
         self.received = int(signum)
 
@@ -106,12 +111,18 @@ class Stepper:
 
     def run(self, problem, clock: Clock, on_step: Callable[[StepInfo], dict],
             on_failure: Callable[[Clock], None] | None = None,
-            trap: SignalTrap | None = None) -> Clock:
+            trap: SignalTrap | None = None) -> tuple[Clock, str]:
+        """Step until done; returns the final clock and why it stopped: "end",
+        "stop_condition" or "max_steps"."""
         cfg = self.cfg
         end, eps = cfg.end, 1e-12 * cfg.end
         dt = min(clock.dt, cfg.dt_hi)
         t_run = time.perf_counter()
-        while clock.t < end - eps and clock.step < cfg.max_steps:
+        reason = "end"
+        while clock.t < end - eps:
+            if clock.step >= cfg.max_steps:
+                reason = "max_steps"
+                break
             step = clock.step + 1
             dt = min(dt, end - clock.t)
             saved = {k: f.x.array.copy() for k, f in problem.state().items()}
@@ -132,13 +143,14 @@ class Stepper:
                     for k, f in problem.state().items():
                         f.x.array[:] = saved[k]
                     new_dt = dt * cfg.cutback
-                    if new_dt < cfg.dt_lo * (1 - 1e-12):
+                    if new_dt < cfg.dt_lo * (1 - 1e-12) or not e.recoverable:
                         if on_failure is not None:
                             on_failure(clock)
-                        raise ConvergenceError(
-                            f"step {step} at t={clock.t:.6g}: {e}; no convergence down to "
-                            f"dt={dt:.3g} (dt_min {cfg.dt_lo:.3g})", field=e.field,
-                            reason=e.reason) from None
+                        why = (f"no convergence down to dt={dt:.3g} (dt_min {cfg.dt_lo:.3g})"
+                               if e.recoverable else "a smaller step cannot help")
+                        raise ConvergenceError(f"step {step} at t={clock.t:.6g}: {e}; {why}",
+                                               field=e.field, reason=e.reason,
+                                               recoverable=False) from None
                     log.warning(f"step {step}: {e}; cutting dt {dt:.4g} -> {new_dt:.4g}")
                     dt = new_dt
             clock = Clock(step, clock.t + dt, dt)
@@ -157,14 +169,15 @@ class Stepper:
             if cfg.stop is not None and _stop(cfg.stop, metrics):
                 log.info(f"stop condition met: {cfg.stop.metric} = "
                          f"{metrics.get(cfg.stop.metric)!r}")
+                reason = "stop_condition"
                 break
             self._debug_signals(step)
             sig = self.comm.allreduce(trap.received if trap else 0, op=_max())
-            if sig:
+            if sig and clock.t < end - eps:  # at the end there is nothing left to resume
                 raise Interrupted(sig, clock)
         if self.comm.rank == 0:
             _progress(None)
-        return clock
+        return clock, reason
 
     def _debug_signals(self, step: int) -> None:
         d = self.debug

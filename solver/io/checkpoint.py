@@ -20,6 +20,7 @@ beyond ``keep`` are removed.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -75,6 +76,7 @@ def _read_cellwise(viewer, name: str, orig: np.ndarray, width: int, n_global: in
     try:
         v.load(viewer)
     except PETSc.Error:
+        v.destroy()
         raise CheckpointError(f"checkpoint has no field '{name}' of the expected size; "
                               "it was written by another case or version") from None
     rows = _rows(orig, width)
@@ -100,7 +102,8 @@ def write(directory: Path, step: int, functions: dict[str, dolfinx.fem.Function]
     tmp = root / f".tmp-{step}"
     final = root / f"step-{step:07d}"
     if comm.rank == 0:
-        shutil.rmtree(tmp, ignore_errors=True)
+        for stale in root.glob(".tmp-*"):  # left by a kill during an earlier write
+            shutil.rmtree(stale, ignore_errors=True)
         tmp.mkdir(parents=True)
     comm.barrier()
     any_fn = next(iter(functions.values()))
@@ -145,8 +148,36 @@ def latest(directory: Path) -> Path | None:
     return p if (p / STATE_FILE).exists() else None
 
 
+def candidates(directory: Path) -> list[Path]:
+    """Complete checkpoints, newest first (``latest`` first when it is valid)."""
+    root = Path(directory)
+    found = sorted((p for p in root.glob("step-*") if (p / STATE_FILE).exists()),
+                   reverse=True)
+    first = latest(root)
+    return ([first] if first else []) + [p for p in found if p != first]
+
+
 def read_state(path: Path) -> dict:
-    return json.loads((Path(path) / STATE_FILE).read_text())
+    try:
+        return json.loads((Path(path) / STATE_FILE).read_text())
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: unreadable {STATE_FILE} ({e})") from None
+
+
+def read_latest(directory: Path, functions: dict[str, dolfinx.fem.Function],
+                comm: MPI.Comm) -> tuple[dict, Path]:
+    """Read the newest checkpoint that loads; fall back to older ones (a damaged newest
+    checkpoint, e.g. a file system that lost the last write, still restarts)."""
+    log = logging.getLogger("solver.checkpoint")
+    errors = []
+    for path in candidates(directory):
+        try:
+            return read(path, functions, comm), path
+        except CheckpointError as e:
+            errors.append(str(e))
+            log.warning(f"checkpoint {path.name} unusable ({e}); trying an older one")
+    raise CheckpointError(f"{directory}: no usable checkpoint"
+                          + (f" ({errors[0]})" if errors else ""))
 
 
 def read(path: Path, functions: dict[str, dolfinx.fem.Function], comm: MPI.Comm,
@@ -160,7 +191,10 @@ def read(path: Path, functions: dict[str, dolfinx.fem.Function], comm: MPI.Comm,
     if state["n_cells"] != n_global:
         raise CheckpointError(f"{path}: written for a mesh of {state['n_cells']} cells, this "
                               f"case gives {n_global}; restart with the same case file")
-    viewer = PETSc.Viewer().createHDF5(str(Path(path) / FIELDS_FILE), "r", comm=comm)
+    try:
+        viewer = PETSc.Viewer().createHDF5(str(Path(path) / FIELDS_FILE), "r", comm=comm)
+    except PETSc.Error:
+        raise CheckpointError(f"{path}: cannot open {FIELDS_FILE}") from None
     dofs, bs, orig, _ = _cell_layout(any_fn.function_space)
     gdim = 3
     mids = _read_cellwise(viewer, "cell_midpoints", orig, gdim, n_global, comm)

@@ -24,15 +24,25 @@ from pathlib import Path
 
 import yaml
 
+from solver.errors import SolverError
 
-# files that mark a run directory (stdout.txt: a sweep point about to start)
-RUN_MARKERS = ("case.yaml", "metrics.json", "history.csv", "log.txt", "stdout.txt")
+
+# The file that marks a directory as made by this solver (a run, or a sweep point).
+MARKER = ".solver-run"
+# What a fresh run removes from an earlier run's directory (nothing else is touched).
+GENERATED = ("checkpoint/step-*", "checkpoint/.tmp-*", "checkpoint/latest", "fields/*.bp",
+             "fields/regions.json", "figures/*.png", "history.csv", "interface_stress.csv",
+             "metrics.json")
+
+
+class OutputError(SolverError):
+    """Writing the run directory failed (disk full, permissions)."""
 
 
 def check_new_run_dir(path: Path, comm) -> None:
     """A fresh run may write into a new or empty directory, or over an earlier run's
-    directory; never into an unrelated non-empty one (whose files it would mix with or
-    remove). Raises CaseError on every rank."""
+    directory (it has the marker file); never into an unrelated non-empty one.
+    Creates the directory. Raises CaseError on every rank."""
     from solver.errors import CaseError
 
     bad = None
@@ -40,9 +50,15 @@ def check_new_run_dir(path: Path, comm) -> None:
         p = Path(path)
         if p.exists() and not p.is_dir():
             bad = f"-o {p}: is a file; give a directory"
-        elif p.is_dir() and any(p.iterdir()) and not any((p / m).exists() for m in RUN_MARKERS):
+        elif p.is_dir() and any(p.iterdir()) and not (p / MARKER).exists():
             bad = (f"-o {p}: exists, is not empty and is not a run directory; choose a new "
                    "or empty directory")
+        else:
+            try:
+                p.mkdir(parents=True, exist_ok=True)
+                (p / MARKER).touch()
+            except OSError as e:
+                bad = f"-o {p}: cannot create the output directory ({e.strerror})"
     bad = comm.bcast(bad, root=0)
     if bad:
         raise CaseError(bad)
@@ -56,16 +72,30 @@ class RunDirectory:
         self.comm = comm
         self.rank0 = comm.rank == 0
         self._history_cols: list[str] | None = None
-        if self.rank0:
+        def prepare():
             if fresh:
-                for sub in ("checkpoint", "fields", "figures"):
-                    shutil.rmtree(self.path / sub, ignore_errors=True)
-                for f in ("history.csv", "interface_stress.csv"):
-                    (self.path / f).unlink(missing_ok=True)
+                for pattern in GENERATED:
+                    for f in self.path.glob(pattern):
+                        shutil.rmtree(f) if f.is_dir() else f.unlink()
             for sub in ("", "fields", "figures", "checkpoint"):
                 (self.path / sub).mkdir(parents=True, exist_ok=True)
+            (self.path / MARKER).touch()
             (self.path / "metrics.json").unlink(missing_ok=True)
-        comm.barrier()
+
+        self._root("preparing the run directory", prepare)
+
+    def _root(self, what: str, fn) -> None:
+        """Run ``fn`` on rank 0; an I/O error there becomes an OutputError on every rank
+        (instead of an exception on rank 0 while the others wait in a collective)."""
+        err = None
+        if self.rank0:
+            try:
+                fn()
+            except (OSError, ValueError) as e:
+                err = f"{self.path}: {what} failed ({e})"
+        err = self.comm.bcast(err, root=0)
+        if err:
+            raise OutputError(err)
 
     @property
     def fields(self) -> Path:
@@ -76,42 +106,53 @@ class RunDirectory:
         return self.path / "figures"
 
     def write_case(self, case_dict: dict) -> None:
-        if self.rank0:
-            self._atomic_text("case.yaml", yaml.safe_dump(case_dict, sort_keys=False))
+        self._root("writing case.yaml", lambda: self._atomic_text(
+            "case.yaml", yaml.safe_dump(case_dict, sort_keys=False)))
 
     def write_json(self, name: str, obj: dict) -> None:
-        if self.rank0:
-            self._atomic_text(name, json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n")
+        self._root(f"writing {name}", lambda: self._atomic_text(
+            name, json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n"))
 
     def start_history(self, columns: list[str]) -> None:
         self._history_cols = list(columns)
-        if self.rank0:
+
+        def write():
             with open(self.path / "history.csv", "w", newline="") as f:
                 csv.writer(f).writerow(columns)
+
+        self._root("writing history.csv", write)
 
     def truncate_history(self, last_step: int) -> None:
         """Restart: keep the rows up to ``last_step`` (those after the checkpoint would be
         written again), so that no row is lost or duplicated."""
-        cols = None
-        if self.rank0:
+        cols = []
+
+        def truncate():
             with open(self.path / "history.csv", newline="") as f:
                 rows = list(csv.reader(f))
-            cols = rows[0]
+            if not rows or not rows[0] or rows[0][0] != "step":
+                raise ValueError("history.csv has no header")
+            cols.extend(rows[0])
             keep = [r for r in rows[1:] if r and int(r[0]) <= last_step]
             tmp = self.path / "history.csv.tmp"
             with open(tmp, "w", newline="") as f:
                 csv.writer(f).writerows([cols, *keep])
             os.replace(tmp, self.path / "history.csv")
+
+        self._root("reading history.csv for the restart", truncate)
         self._history_cols = self.comm.bcast(cols, root=0)
 
     def append_history(self, row: dict) -> None:
         assert self._history_cols is not None, "start_history first"
-        if self.rank0:
+
+        def append():
             with open(self.path / "history.csv", "a", newline="") as f:
                 csv.writer(f).writerow([_fmt(row.get(c, "")) for c in self._history_cols])
 
+        self._root("appending to history.csv", append)
+
     def write_csv(self, name: str, header: list[str], rows) -> None:
-        if self.rank0:
+        def write():
             tmp = self.path / (name + ".tmp")
             with open(tmp, "w", newline="") as f:
                 w = csv.writer(f)
@@ -119,6 +160,12 @@ class RunDirectory:
                 for r in rows:
                     w.writerow([_fmt(v) for v in r])
             os.replace(tmp, self.path / name)
+
+        self._root(f"writing {name}", write)
+
+    def write_json_here(self, name: str, obj: dict) -> None:
+        """Write from this rank alone, no collectives (for failures on one rank)."""
+        self._atomic_text(name, json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n")
 
     def write_metrics(self, metrics: dict) -> None:
         """metrics.json last and atomically: a reader never sees a half-written file."""

@@ -50,7 +50,7 @@ class LinearSolver:
     """K u = f with K fixed across steps (Dirichlet dofs fixed, values may change)."""
 
     def __init__(self, a, L, u: dolfinx.fem.Function, bcs, prefix: str, options: dict,
-                 near_nullspace: bool = False):
+                 near_nullspace: bool = False, options_key: str = "petsc_options"):
         self.a = dolfinx.fem.form(a)
         self.L = dolfinx.fem.form(L)
         self.u = u
@@ -64,7 +64,8 @@ class LinearSolver:
         self.ksp = PETSc.KSP().create(u.function_space.mesh.comm)
         self.ksp.setOperators(self.A)
         self.prefix = prefix
-        petsc_options.configure(self.ksp, prefix, options)
+        petsc_options.configure(self.ksp, prefix, options, options_key)
+        self.direct = options.get("ksp_type") == "preonly"
         self.iterations = 0
 
     def solve(self) -> int:
@@ -81,8 +82,20 @@ class LinearSolver:
         if reason < 0:
             raise ConvergenceError(
                 f"linear solver '{self.prefix}' diverged (KSPConvergedReason {reason}) after "
-                f"{self.iterations} iterations; try solver.type: direct",
-                field=self.prefix.rstrip("_"), reason=reason)
+                f"{self.iterations} iterations; check that the supports prevent rigid-body "
+                "motion, or try solver.type: direct",
+                field=self.prefix.rstrip("_"), reason=reason, recoverable=False)
+        if self.direct:  # a singular matrix can factor "successfully": check the residual
+            r = self.b.duplicate()
+            self.A.mult(self.u.x.petsc_vec, r)
+            r.axpy(-1.0, b)
+            rel = r.norm() / max(b.norm(), 1e-300)
+            r.destroy()
+            if not rel < 1e-6:
+                raise ConvergenceError(
+                    f"direct solver '{self.prefix}': residual {rel:.1e} after the solve; the "
+                    "matrix is singular (supports do not prevent rigid-body motion?)",
+                    field=self.prefix.rstrip("_"), reason=reason, recoverable=False)
         self.u.x.scatter_forward()
         return self.iterations
 

@@ -55,7 +55,7 @@ def _fmt(v) -> str | None:
     return str(v)
 
 
-def configure(obj, prefix: str, options: Mapping) -> None:
+def configure(obj, prefix: str, options: Mapping, key: str = "petsc_options") -> None:
     """Apply ``options`` under ``prefix`` to a KSP/SNES/PC/Mat.
 
     The options stay in the database under the solver's own prefix: preconditioners such as
@@ -65,4 +65,10 @@ def configure(obj, prefix: str, options: Mapping) -> None:
     for k, v in options.items():
         db.setValue(prefix + k, _fmt(v))
     obj.setOptionsPrefix(prefix)
-    obj.setFromOptions()
+    try:
+        obj.setFromOptions()
+    except PETSc.Error as e:
+        from solver.errors import CaseError
+
+        raise CaseError(f"{key}: PETSc rejected the options under prefix '{prefix}' "
+                        f"(error code {e.ierr}); check the option names and values") from None

@@ -94,7 +94,8 @@ class ElasticityProblem:
             cfg.solver.petsc_options)
         self.dirichlet = [d for bc in self.bcs for d in bc.dirichlet]
         self.linear = LinearSolver(a, L, self.u, self.dirichlet, self.prefix, opts,
-                                   near_nullspace=cfg.solver.type == "iterative")
+                                   near_nullspace=cfg.solver.type == "iterative",
+                                   options_key="physics.elasticity.solver.petsc_options")
         self.sigma_expr = el.stress(self.u, self.law, self.eps0, dim)
 
     # Post-processing spaces and forms are built on first use (not part of a solve's cost).

@@ -1,0 +1,312 @@
+"""M3 problem: phase-field electrodeposition (Chen et al. 2015) as a steppable problem.
+
+Wraps ``physics.electrodeposition.residual`` (monolithic backward Euler in xi, c~ = c/c0,
+phi~ = phi nF/RT on a mixed P1^3 space) in a DOLFINx NonlinearProblem (SNES newtonls + MUMPS
+under one options prefix). Boundaries (a facet tag of ``facet_tags`` or a marker x -> bool):
+``electrolyte``: the fields in ``electrolyte_fields`` held at c = c0 and phi = 0 (reference);
+``metal``: phi = E_applied. Everything else is zero flux. Growth direction: +x in 1D, +y in
+2D (+z in 3D). docs/electrodeposition.md, section 6, lists the metrics and their units.
+
+Time levels: ``solve(t)`` steps from the last *accepted* state (u_n, time t_n) to t. A solve
+that returned is accepted lazily: at the next ``solve``, if ``u`` still holds that solution
+(the Stepper did not restore ``state()`` after, e.g., a too-large ``change``) it becomes
+u_n; otherwise the restored state is taken as the last accepted one and its time kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+
+import numpy as np
+
+import solver.compat  # noqa: F401
+import dolfinx
+import dolfinx.fem.petsc
+import ufl
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from solver.errors import ConvergenceError
+from solver.numerics import petsc_options as popts
+from solver.numerics.parallel import assemble_scalar, n_global_dofs
+from solver.physics import electrodeposition as ed
+
+# newtonls + backtracking: the exponential Butler-Volmer term overshoots with full Newton
+# steps at large |eta| and dt; bt never increases the residual.
+DEFAULTS = {
+    "snes_type": "newtonls",
+    "snes_linesearch_type": "bt",
+    "snes_rtol": 1e-9,
+    "snes_atol": 1e-10,
+    "snes_stol": 1e-8,  # |dx| < stol |x|: after a quadratic step the error is O(stol^2)
+    "snes_max_it": 20,
+    "snes_error_if_not_converged": False,
+    **popts.DIRECT,
+}
+_REASONS = {int(v): f" {k}" for k, v in vars(PETSc.SNES.ConvergedReason).items()
+            if k.startswith("DIVERGED")}
+# groups passed to the form as Constants: one compiled kernel for every parameter set
+_CONSTANT_GROUPS = ("A_W", "A_kappa", "A_eta", "D_solid", "D_liquid", "sigma_solid",
+                    "sigma_liquid", "site_ratio", "Pi", "alpha", "eta_offset")
+
+
+class ElectrodepositionProblem:
+    def __init__(self, mesh, params: ed.ElectrodepositionParameters, *, xi0, cell_tags=None,
+                 facet_tags=None, electrolyte=None, metal=None,
+                 electrolyte_fields=("c", "phi"), phi0=None, region_coefficients=None,
+                 petsc_options=None, prefix="electrodeposition_", quadrature_degree=4,
+                 t0=0.0):
+        """xi0(x), phi0(x) (V): callables on coordinates (3, N) in metres; without phi0
+        the initial potential is the ohmic one (see ``_conduction``). region_coefficients: {key: SI
+        field} as in ``residual``, or {key: {cell tag: SI value}} (DG0 from cell_tags,
+        the parameter's value elsewhere)."""
+        self.mesh, self.params, self.prefix, self.comm = mesh, params, prefix, mesh.comm
+        G = self.G = params.nondimensional()
+        self.tdim = mesh.topology.dim
+        self.W = ed.function_space(mesh)
+        self.u = dolfinx.fem.Function(self.W, name="electrodeposition")
+        self.u_n = dolfinx.fem.Function(self.W)
+        self.dt = dolfinx.fem.Constant(mesh, 1.0)
+        Gc = dataclasses.replace(G, **{k: dolfinx.fem.Constant(mesh, float(getattr(G, k)))
+                                       for k in _CONSTANT_GROUPS})
+        self._phi_data = []  # (value, facets) of the potential's Dirichlet conditions
+        self.bcs = self._dirichlet(facet_tags, electrolyte, metal, electrolyte_fields)
+        self.dx = ufl.Measure("dx", domain=mesh,
+                              metadata={"quadrature_degree": quadrature_degree})
+        rc = self._regions(region_coefficients, cell_tags)
+        self.u.sub(0).interpolate(xi0)
+        self.u.sub(1).interpolate(lambda x: np.ones(x.shape[1]))
+        if phi0 is not None:
+            self.u.sub(2).interpolate(lambda x: np.asarray(phi0(x)) / G.potential_scale)
+        else:
+            self._conduction(Gc, rc)
+        for bc in self.bcs:
+            bc.set(self.u.x.array)
+        self.u.x.scatter_forward()
+        self.u_n.x.array[:] = self.u.x.array
+        self.t = self._t_n = float(t0)
+        self._pending = None
+
+        xi, c, phi = ufl.split(self.u)
+        xi_n, c_n, _ = ufl.split(self.u_n)
+        F = ed.residual(xi, c, phi, xi_n, c_n, *ufl.TestFunctions(self.W), self.dt, Gc,
+                        self.dx, region_coefficients=rc)
+        self._problem = dolfinx.fem.petsc.NonlinearProblem(F, self.u, bcs=self.bcs,
+                                                           petsc_options_prefix=prefix)
+        self.snes = self._problem.solver
+        popts.configure(self.snes, prefix, popts.merge(DEFAULTS, petsc_options))
+        self._int_xi = dolfinx.fem.form(xi * self.dx)
+        self._int_xi_n = dolfinx.fem.form(xi_n * self.dx)
+        self.xi_initial = assemble_scalar(self._int_xi)
+        self._Vxi, xi_map = self.W.sub(0).collapse()
+        self._xi_map = np.asarray(xi_map, dtype=np.int32).reshape(-1)
+        self._c_map = np.asarray(self.W.sub(1).collapse()[1], dtype=np.int32).reshape(-1)
+
+    # ------------------------------------------------------------------ set-up helpers
+    def _dirichlet(self, facet_tags, electrolyte, metal, fields):
+        fdim = self.tdim - 1
+        self.mesh.topology.create_connectivity(fdim, self.tdim)
+
+        def facets(spec):
+            if isinstance(spec, int | np.integer):
+                if facet_tags is None:
+                    raise ValueError("a facet-tag boundary needs facet_tags")
+                return facet_tags.find(int(spec))
+            return dolfinx.mesh.locate_entities_boundary(self.mesh, fdim, spec)
+
+        def bc(i, value, f):
+            dofs = dolfinx.fem.locate_dofs_topological(self.W.sub(i), fdim, f)
+            return dolfinx.fem.dirichletbc(dolfinx.fem.Constant(self.mesh, float(value)),
+                                           dofs, self.W.sub(i))
+
+        out = []
+        if electrolyte is not None:
+            f = facets(electrolyte)
+            unknown = set(fields) - {"c", "phi"}
+            if unknown:
+                raise ValueError(f"electrolyte_fields: unknown {sorted(unknown)}")
+            out += [bc(1, 1.0, f)] if "c" in fields else []
+            if "phi" in fields:
+                out.append(bc(2, 0.0, f))
+                self._phi_data.append((0.0, f))
+        if metal is not None:
+            f = facets(metal)
+            out.append(bc(2, self.G.phi_applied, f))
+            self._phi_data.append((self.G.phi_applied, f))
+        return out
+
+    def _conduction(self, Gc, rc):
+        """Initial potential: div(sigma_eff(xi0) grad phi) = 0 with the Dirichlet data
+        (0 without any), so that the first Newton solve starts near the ohmic state."""
+        V, vmap = self.W.sub(2).collapse()
+        fdim = self.tdim - 1
+        bcs = [dolfinx.fem.dirichletbc(dolfinx.fem.Constant(self.mesh, float(value)),
+                                       dolfinx.fem.locate_dofs_topological(V, fdim, f), V)
+               for value, f in self._phi_data]
+        if not bcs:
+            return
+        sg = ed.interp(ed.h(ufl.split(self.u)[0]),
+                       Gc.conductivity(rc["sigma_solid"]) if "sigma_solid" in rc
+                       else Gc.sigma_solid,
+                       Gc.conductivity(rc["sigma_liquid"]) if "sigma_liquid" in rc
+                       else Gc.sigma_liquid)
+        p, q = ufl.TrialFunction(V), ufl.TestFunction(V)
+        zero = dolfinx.fem.Constant(self.mesh, 0.0)
+        lp = dolfinx.fem.petsc.LinearProblem(
+            sg * ufl.inner(ufl.grad(p), ufl.grad(q)) * self.dx, zero * q * self.dx, bcs=bcs,
+            petsc_options_prefix=self.prefix + "conduction_", petsc_options=popts.DIRECT)
+        phi = lp.solve()
+        self.u.x.array[np.asarray(vmap, dtype=np.int32).reshape(-1)] = phi.x.array
+        for obj in (lp.solver, lp.A, lp.b, lp.x):
+            obj.destroy()
+
+    def _regions(self, rc, cell_tags):
+        out = {}
+        for key, val in (rc or {}).items():
+            if not isinstance(val, dict):
+                out[key] = val
+                continue
+            if cell_tags is None:
+                raise ValueError(f"region_coefficients[{key!r}] by tag needs cell_tags")
+            f = dolfinx.fem.Function(dolfinx.fem.functionspace(self.mesh, ("DG", 0)))
+            f.x.array[:] = getattr(self.params, key)
+            for tag, value in val.items():
+                f.x.array[cell_tags.find(tag)] = value
+            out[key] = f
+        return out
+
+    # ------------------------------------------------------------------ stepping interface
+    @property
+    def n_dofs(self) -> int:
+        return n_global_dofs(self.W)
+
+    def state(self) -> dict[str, dolfinx.fem.Function]:
+        return {"electrodeposition": self.u}
+
+    def set_time(self, t: float) -> None:
+        """Take the current ``u`` (e.g. read from a checkpoint) as the accepted state at t."""
+        self.u_n.x.array[:] = self.u.x.array
+        self.t = self._t_n = float(t)
+        self._pending = None
+
+    def _sync(self) -> None:
+        if self._pending is None:
+            return
+        kept = int(np.array_equal(self.u.x.array, self._pending))
+        if self.comm.allreduce(kept, op=MPI.MIN):
+            self.u_n.x.array[:] = self.u.x.array
+            self._t_n = self.t
+        else:
+            self.u.x.array[:] = self.u_n.x.array
+            self.t = self._t_n
+        self._pending = None
+
+    def solve(self, t: float) -> dict:
+        self._sync()
+        dt = t - self._t_n
+        if not dt > 0:
+            raise ValueError(f"electrodeposition: time {t} is not after {self._t_n}")
+        self.dt.value = dt
+        self.u.x.array[:] = self.u_n.x.array
+        try:
+            self._problem.solve()
+            reason = int(self.snes.getConvergedReason())
+        except PETSc.Error as e:  # e.g. a failed factorisation
+            reason = -100 - int(getattr(e, "ierr", 0))
+        its = int(self.snes.getIterationNumber())
+        if reason <= 0:
+            self.u.x.array[:] = self.u_n.x.array
+            raise ConvergenceError(
+                f"electrodeposition Newton diverged (SNESConvergedReason {reason}"
+                f"{_REASONS.get(reason, '')}) after "
+                f"{its} iterations at t={t:.6g} s, dt={dt:.3g} s",
+                field="electrodeposition", reason=reason)
+        dxi = self.u.x.array[self._xi_map] - self.u_n.x.array[self._xi_map]
+        change = self.comm.allreduce(float(np.max(np.abs(dxi), initial=0.0)), op=MPI.MAX)
+        self.t = float(t)
+        self._pending = self.u.x.array.copy()
+        return {"newton_iterations": its,
+                "linear_iterations": int(self.snes.getLinearSolveIterations()),
+                "change": change}
+
+    # ------------------------------------------------------------------ metrics
+    def interface_points(self) -> np.ndarray:
+        """(n, gdim) points where xi = 1/2 on the edges of this rank's owned cells
+        (linear interpolation of the P1 vertex values)."""
+        xi = self.u.x.array[self._xi_map]
+        X = self._Vxi.tabulate_dof_coordinates()
+        n = self.mesh.topology.index_map(self.tdim).size_local
+        cells = self._Vxi.dofmap.list[:n]
+        pts = []
+        for i, j in itertools.combinations(range(cells.shape[1]), 2):
+            a, b = xi[cells[:, i]], xi[cells[:, j]]
+            m = ((a - 0.5) * (b - 0.5) <= 0) & (a != b)
+            s = ((0.5 - a[m]) / (b[m] - a[m]))[:, None]
+            pts.append(X[cells[m, i]] + s * (X[cells[m, j]] - X[cells[m, i]]))
+        return np.concatenate(pts)[:, : self.mesh.geometry.dim]
+
+    def _roughness(self, axis: int) -> float:
+        """Std of the height y(x) of the xi = 1/2 line, weighted by its x extent (2D
+        triangles: the line is straight in each cell); 0 in 1D; NaN otherwise."""
+        if self.tdim == 1:
+            return 0.0
+        if self.mesh.topology.cell_type != dolfinx.mesh.CellType.triangle:
+            return math.nan
+        xi = self.u.x.array[self._xi_map]
+        X = self._Vxi.tabulate_dof_coordinates()
+        n = self.mesh.topology.index_map(self.tdim).size_local
+        cells = self._Vxi.dofmap.list[:n]
+        pts, hit = [], []
+        for i, j in ((0, 1), (1, 2), (0, 2)):
+            a, b = xi[cells[:, i]], xi[cells[:, j]]
+            m = ((a - 0.5) * (b - 0.5) <= 0) & (a != b)
+            s = np.where(m, (0.5 - a) / np.where(m, b - a, 1.0), 0.0)[:, None]
+            pts.append(X[cells[:, i], :2] + s * (X[cells[:, j], :2] - X[cells[:, i], :2]))
+            hit.append(m)
+        pts, hit = np.stack(pts, 1), np.stack(hit, 1)
+        seg = hit.sum(axis=1) == 2
+        order = np.argsort(~hit[seg], axis=1, kind="stable")[:, :2]
+        p = np.take_along_axis(pts[seg], order[:, :, None], axis=1)
+        w = np.abs(p[:, 1, 0] - p[:, 0, 0])
+        y1, y2 = p[:, 0, axis], p[:, 1, axis]
+        s0 = self.comm.allreduce(float(w.sum()), op=MPI.SUM)
+        if not s0 > 0:
+            return math.nan
+        s1 = self.comm.allreduce(float((w * (y1 + y2) / 2).sum()), op=MPI.SUM) / s0
+        s2 = self.comm.allreduce(float((w * (y1 * y1 + y1 * y2 + y2 * y2) / 3).sum()),
+                                 op=MPI.SUM) / s0
+        return math.sqrt(max(s2 - s1 * s1, 0.0))
+
+    def metrics(self) -> dict:
+        p, G = self.params, self.G
+        axis = self.tdim - 1
+        h = self.interface_points()[:, axis]
+        hi = self.comm.allreduce(float(h.max()) if h.size else -math.inf, op=MPI.MAX)
+        lo = self.comm.allreduce(float(h.min()) if h.size else math.inf, op=MPI.MIN)
+        found = math.isfinite(hi)
+        int_xi, int_xi_n = assemble_scalar(self._int_xi), assemble_scalar(self._int_xi_n)
+        nFcs = p.n * ed.FARADAY * p.c_s
+        dt = self.t - self._t_n
+        c = self.u.x.array[self._c_map] * G.concentration_scale
+        nc = len(c)
+        return {
+            "time_s": self.t,
+            "interface_height_max_m": hi if found else math.nan,
+            "interface_height_min_m": lo if found else math.nan,
+            "roughness_m": self._roughness(axis) if found else math.nan,
+            "deposited_volume_m3": int_xi - self.xi_initial,
+            "ionic_charge_C": nFcs * (int_xi - self.xi_initial),
+            "reaction_current_A": nFcs * (int_xi - int_xi_n) / dt if dt > 0 else 0.0,
+            "concentration_min_mol_m3": self.comm.allreduce(
+                float(c.min()) if nc else math.inf, op=MPI.MIN),
+            "concentration_max_mol_m3": self.comm.allreduce(
+                float(c.max()) if nc else -math.inf, op=MPI.MAX),
+        }
+
+    def destroy(self) -> None:
+        for name in ("_snes", "_A", "_b", "_x", "_P_mat"):
+            obj = getattr(self._problem, name, None)
+            if obj is not None:
+                obj.destroy()
