@@ -253,14 +253,14 @@ def _interface_profile(problem, sigma_fn, out: RunDirectory) -> dict:
     gdim = problem.dim
     coords = ["x", "y", "z"][:gdim]
     header = coords + ["side", "sigma_xx_Pa", "sigma_yy_Pa", "sigma_zz_Pa", "sigma_xy_Pa",
-                       "sigma_h_Pa"]
+                       "sigma_xz_Pa", "sigma_yz_Pa", "sigma_h_Pa"]
     rows, result = [], {}
     if out.rank0:
         for side, arr in prof.items():
             for r in arr:
                 s = r[gdim:].reshape(3, 3)
-                rows.append([*r[:gdim], side, s[0, 0], s[1, 1], s[2, 2], s[0, 1],
-                             np.trace(s) / 3])
+                rows.append([*r[:gdim], side, s[0, 0], s[1, 1], s[2, 2], s[0, 1], s[0, 2],
+                             s[1, 2], np.trace(s) / 3])
         rows.sort(key=lambda r: (r[0], r[gdim]))
         sh = np.array([r[-1] for r in rows]) if rows else np.zeros(1)
         result = {"interface_sigma_h_min_Pa": float(sh.min()),
