@@ -33,11 +33,13 @@ from solver.numerics import petsc_options as popts
 from solver.numerics.parallel import assemble_scalar, n_global_dofs
 from solver.physics import electrodeposition as ed
 
-# newtonls + backtracking: the exponential Butler-Volmer term overshoots with full Newton
-# steps at large |eta| and dt; bt never increases the residual.
+# Full Newton steps (line search "basic"): with the residual's mixed scaling (sigma~ ~ 1e6 in
+# the metal) "bt" takes lambda = 0.1 steps for 10+ iterations where full steps converge in
+# 4-5 (Hong 2018, -0.1 V, 1D); a step that diverges (DIVERGED_DTOL/MAX_IT) is cut by the
+# Stepper. docs/electrodeposition.md, section 6, has the comparison.
 DEFAULTS = {
     "snes_type": "newtonls",
-    "snes_linesearch_type": "bt",
+    "snes_linesearch_type": "basic",
     "snes_rtol": 1e-9,
     "snes_atol": 1e-10,
     "snes_stol": 1e-8,  # |dx| < stol |x|: after a quadratic step the error is O(stol^2)
@@ -59,9 +61,9 @@ class ElectrodepositionProblem:
                  petsc_options=None, prefix="electrodeposition_", quadrature_degree=4,
                  t0=0.0):
         """xi0(x), phi0(x) (V): callables on coordinates (3, N) in metres; without phi0
-        the initial potential is the ohmic one (see ``_conduction``). region_coefficients: {key: SI
-        field} as in ``residual``, or {key: {cell tag: SI value}} (DG0 from cell_tags,
-        the parameter's value elsewhere)."""
+        the initial potential is the ohmic one (``_conduction``). region_coefficients:
+        {key: SI field} as in ``residual``, or {key: {cell tag: SI value}} (DG0 from
+        cell_tags, the parameter's value elsewhere). quadrature_degree: of every form."""
         self.mesh, self.params, self.prefix, self.comm = mesh, params, prefix, mesh.comm
         G = self.G = params.nondimensional()
         self.tdim = mesh.topology.dim
@@ -127,7 +129,8 @@ class ElectrodepositionProblem:
             unknown = set(fields) - {"c", "phi"}
             if unknown:
                 raise ValueError(f"electrolyte_fields: unknown {sorted(unknown)}")
-            out += [bc(1, 1.0, f)] if "c" in fields else []
+            if "c" in fields:
+                out.append(bc(1, 1.0, f))
             if "phi" in fields:
                 out.append(bc(2, 0.0, f))
                 self._phi_data.append((0.0, f))
@@ -213,8 +216,8 @@ class ElectrodepositionProblem:
         try:
             self._problem.solve()
             reason = int(self.snes.getConvergedReason())
-        except PETSc.Error as e:  # e.g. a failed factorisation
-            reason = -100 - int(getattr(e, "ierr", 0))
+        except PETSc.Error:  # e.g. a failed factorisation; -100 is no SNES reason
+            reason = -100
         its = int(self.snes.getIterationNumber())
         if reason <= 0:
             self.u.x.array[:] = self.u_n.x.array
@@ -232,57 +235,46 @@ class ElectrodepositionProblem:
                 "change": change}
 
     # ------------------------------------------------------------------ metrics
-    def interface_points(self) -> np.ndarray:
-        """(n, gdim) points where xi = 1/2 on the edges of this rank's owned cells
-        (linear interpolation of the P1 vertex values)."""
+    def _crossings(self):
+        """Points where xi = 1/2 on the edges (vertex pairs) of this rank's owned cells,
+        linear in the P1 vertex values: (cells, pairs, gdim) points and a (cells, pairs)
+        mask of the edges that cross."""
         xi = self.u.x.array[self._xi_map]
-        X = self._Vxi.tabulate_dof_coordinates()
-        n = self.mesh.topology.index_map(self.tdim).size_local
-        cells = self._Vxi.dofmap.list[:n]
-        pts = []
+        X = self._Vxi.tabulate_dof_coordinates()[:, : self.mesh.geometry.dim]
+        cells = self._Vxi.dofmap.list[: self.mesh.topology.index_map(self.tdim).size_local]
+        pts, hit = [], []
         for i, j in itertools.combinations(range(cells.shape[1]), 2):
             a, b = xi[cells[:, i]], xi[cells[:, j]]
             m = ((a - 0.5) * (b - 0.5) <= 0) & (a != b)
-            s = ((0.5 - a[m]) / (b[m] - a[m]))[:, None]
-            pts.append(X[cells[m, i]] + s * (X[cells[m, j]] - X[cells[m, i]]))
-        return np.concatenate(pts)[:, : self.mesh.geometry.dim]
+            s = np.where(m, (0.5 - a) / np.where(m, b - a, 1.0), 0.0)[:, None]
+            pts.append(X[cells[:, i]] + s * (X[cells[:, j]] - X[cells[:, i]]))
+            hit.append(m)
+        return np.stack(pts, 1), np.stack(hit, 1)
 
-    def _roughness(self, axis: int) -> float:
-        """Std of the height y(x) of the xi = 1/2 line, weighted by its x extent (2D
-        triangles: the line is straight in each cell); 0 in 1D; NaN otherwise."""
+    def _roughness(self, pts, hit, axis: int) -> float:
+        """Std of the height y(x) of the xi = 1/2 line weighted by its x extent (on
+        triangles the line is straight in each cell); 0 in 1D, NaN on other cells."""
         if self.tdim == 1:
             return 0.0
         if self.mesh.topology.cell_type != dolfinx.mesh.CellType.triangle:
             return math.nan
-        xi = self.u.x.array[self._xi_map]
-        X = self._Vxi.tabulate_dof_coordinates()
-        n = self.mesh.topology.index_map(self.tdim).size_local
-        cells = self._Vxi.dofmap.list[:n]
-        pts, hit = [], []
-        for i, j in ((0, 1), (1, 2), (0, 2)):
-            a, b = xi[cells[:, i]], xi[cells[:, j]]
-            m = ((a - 0.5) * (b - 0.5) <= 0) & (a != b)
-            s = np.where(m, (0.5 - a) / np.where(m, b - a, 1.0), 0.0)[:, None]
-            pts.append(X[cells[:, i], :2] + s * (X[cells[:, j], :2] - X[cells[:, i], :2]))
-            hit.append(m)
-        pts, hit = np.stack(pts, 1), np.stack(hit, 1)
         seg = hit.sum(axis=1) == 2
         order = np.argsort(~hit[seg], axis=1, kind="stable")[:, :2]
-        p = np.take_along_axis(pts[seg], order[:, :, None], axis=1)
-        w = np.abs(p[:, 1, 0] - p[:, 0, 0])
-        y1, y2 = p[:, 0, axis], p[:, 1, axis]
-        s0 = self.comm.allreduce(float(w.sum()), op=MPI.SUM)
-        if not s0 > 0:
+        q = np.take_along_axis(pts[seg], order[:, :, None], axis=1)
+        w = np.abs(q[:, 1, 0] - q[:, 0, 0])
+        y1, y2 = q[:, 0, axis], q[:, 1, axis]
+        sums = [self.comm.allreduce(float(v.sum()), op=MPI.SUM) for v in
+                (w, w * (y1 + y2) / 2, w * (y1 * y1 + y1 * y2 + y2 * y2) / 3)]
+        if not sums[0] > 0:
             return math.nan
-        s1 = self.comm.allreduce(float((w * (y1 + y2) / 2).sum()), op=MPI.SUM) / s0
-        s2 = self.comm.allreduce(float((w * (y1 * y1 + y1 * y2 + y2 * y2) / 3).sum()),
-                                 op=MPI.SUM) / s0
-        return math.sqrt(max(s2 - s1 * s1, 0.0))
+        mean = sums[1] / sums[0]
+        return math.sqrt(max(sums[2] / sums[0] - mean * mean, 0.0))
 
     def metrics(self) -> dict:
         p, G = self.params, self.G
         axis = self.tdim - 1
-        h = self.interface_points()[:, axis]
+        pts, hit = self._crossings()
+        h = pts[hit][:, axis]
         hi = self.comm.allreduce(float(h.max()) if h.size else -math.inf, op=MPI.MAX)
         lo = self.comm.allreduce(float(h.min()) if h.size else math.inf, op=MPI.MIN)
         found = math.isfinite(hi)
@@ -295,7 +287,7 @@ class ElectrodepositionProblem:
             "time_s": self.t,
             "interface_height_max_m": hi if found else math.nan,
             "interface_height_min_m": lo if found else math.nan,
-            "roughness_m": self._roughness(axis) if found else math.nan,
+            "roughness_m": self._roughness(pts, hit, axis) if found else math.nan,
             "deposited_volume_m3": int_xi - self.xi_initial,
             "ionic_charge_C": nFcs * (int_xi - self.xi_initial),
             "reaction_current_A": nFcs * (int_xi - int_xi_n) / dt if dt > 0 else 0.0,
