@@ -60,8 +60,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="output directory (default: runs/<case name>)")
     r.add_argument("--restart", type=Path, default=None, metavar="DIR",
                    help="continue the run in DIR from its last checkpoint (its case.yaml is "
-                   "used; any number of ranks). Exit code 75 means a run was stopped by "
-                   "SIGTERM/SIGINT after writing a checkpoint: rerun with --restart")
+                   "used; any number of ranks; --set may change stepping.*, checkpoint.* and "
+                   "output.* only, e.g. a larger stepping.end). Exit code 75 means a run was "
+                   "stopped by SIGTERM/SIGINT after writing a checkpoint: rerun with --restart")
     r.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     r.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     sw = sub.add_parser(
@@ -123,15 +124,15 @@ def _cmd_run(args, comm) -> int:
     from solver.run import load_restart_case, run_finished
 
     if args.restart is not None:
-        if args.case is not None or args.overrides:
-            raise CaseError("--restart: give only the run directory; the case and overrides "
-                            "are those of the original run (its case.yaml)")
+        if args.case is not None:
+            raise CaseError("--restart: give only the run directory; the case is that of the "
+                            "original run (its case.yaml)")
         if args.output is not None and args.output.resolve() != args.restart.resolve():
             raise CaseError("--restart: a restarted run continues in its own directory; "
                             "drop -o")
-        case = load_restart_case(args.restart)
+        case = load_restart_case(args.restart, args.overrides)
         outdir = args.restart
-        if run_finished(outdir):
+        if run_finished(outdir) and not args.overrides:
             if comm.rank == 0:
                 print(f"{outdir}: already completed; nothing to continue")
             return 0

@@ -13,7 +13,7 @@ from mpi4py import MPI
 
 from solver.compat import versions
 from solver.config import Case, parse_case
-from solver.config.loader import read_yaml
+from solver.config.loader import apply_overrides, read_yaml
 from solver.coupling.stepping import Clock, Interrupted, SignalTrap, Stepper
 from solver.errors import CaseError, ConvergenceError, SolverError
 from solver.geometry import build_geometry
@@ -40,7 +40,12 @@ class RunIncomplete(SolverError):
     exit_code = 3
 
 
-def load_restart_case(outdir: Path) -> Case:
+# Run controls that a restart may change (--restart DIR --set stepping.max_steps=...);
+# everything else (geometry, materials, physics) must stay what the checkpoint was made with.
+RESTART_MUTABLE = ("stepping", "checkpoint", "output")
+
+
+def load_restart_case(outdir: Path, overrides: list[str] | None = None) -> Case:
     outdir = Path(outdir)
     if not (outdir / "case.yaml").exists():
         raise CaseError(f"--restart {outdir}: no case.yaml there; give the output directory "
@@ -50,7 +55,12 @@ def load_restart_case(outdir: Path) -> Case:
                         "from the start")
     data = read_yaml(outdir / "case.yaml")
     data.pop("debug", None)  # testing aids (injected failures, signals) act once, not again
-    return parse_case(data, source=str(outdir / "case.yaml"))
+    for ov in overrides or []:
+        if ov.split("=", 1)[0].split(".", 1)[0].split("[", 1)[0] not in RESTART_MUTABLE:
+            raise CaseError(f"--set {ov}: a restart may change only "
+                            f"{', '.join(k + '.*' for k in RESTART_MUTABLE)}; the rest is "
+                            "what the checkpoint was computed with")
+    return parse_case(apply_overrides(data, overrides or []), source=str(outdir / "case.yaml"))
 
 
 def run_finished(outdir: Path) -> bool:
@@ -75,8 +85,7 @@ def run_case(case: Case, outdir: Path, comm: MPI.Comm = MPI.COMM_WORLD,
     (it would deadlock); rank 0 records what it knows and the CLI aborts all ranks."""
     t0 = time.perf_counter()
     out = RunDirectory(outdir, comm, fresh=not restart)
-    if not restart:
-        out.write_case(case.model_dump(mode="json"))
+    out.write_case(case.model_dump(mode="json"))  # on restart: with any new run controls
     out.write_json("versions.json", {**versions(), "n_ranks": comm.size})
     metrics = {"status": "running", "case": case.name, "n_ranks": comm.size}
     collective = True
@@ -117,8 +126,8 @@ def run_case(case: Case, outdir: Path, comm: MPI.Comm = MPI.COMM_WORLD,
     if metrics["status"] == "incomplete":
         raise RunIncomplete(f"stopped at stepping.max_steps={case.stepping.max_steps} at "
                             f"t={metrics['final_time_s']:.6g} before end="
-                            f"{case.stepping.end:g}; raise max_steps and continue with: "
-                            f"solver run --restart {outdir}")
+                            f"{case.stepping.end:g}; continue with: solver run --restart "
+                            f"{outdir} --set stepping.max_steps=<more>")
     log.info(f"done in {metrics['wall_time_s']:.2f} s; results in {outdir}")
     return metrics
 
@@ -223,12 +232,14 @@ def _solve(case: Case, out: RunDirectory, comm, restart: bool, trap) -> tuple[di
 
 
 def case_fingerprint(case: Case) -> str:
-    """Hash of the resolved case without its testing aids (what a restart must match)."""
+    """Hash of the resolved case without run controls and testing aids (what a restart
+    must match)."""
     import hashlib
     import json
 
     d = case.model_dump(mode="json")
-    d.pop("debug", None)
+    for k in ("debug", *RESTART_MUTABLE):
+        d.pop(k, None)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

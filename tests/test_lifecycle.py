@@ -146,12 +146,17 @@ def test_damaged_newest_checkpoint_falls_back(tmp_path, reference):
 
 def test_max_steps_is_not_completed(tmp_path):
     """Stopping at stepping.max_steps before the end is not a completed run: exit 3, one
-    line naming max_steps, status incomplete, final time 0.5."""
+    line naming max_steps, status incomplete, final time 0.5; `--restart --set
+    stepping.max_steps=10` finishes it (a physics key is refused on restart)."""
     d = tmp_path / "run"
     r = _run("cases/quick.yaml", "-o", str(d), *BASE, "--set", "stepping.max_steps=2", code=3)
     assert "max_steps=2" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     m = _metrics(d)
     assert m["status"] == "incomplete" and m["final_time_s"] == pytest.approx(0.5)
+    # the run continues once max_steps is raised; physics keys cannot change on a restart
+    _run("--restart", str(d), "--set", "geometry.width=3e-6", code=2)
+    _run("--restart", str(d), "--set", "stepping.max_steps=10")
+    assert _metrics(d)["status"] == "completed" and _steps(d) == [1, 2, 3, 4]
 
 
 def test_singular_problem_fails_fast_with_hint(tmp_path):

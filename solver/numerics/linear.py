@@ -64,6 +64,7 @@ class LinearSolver:
         self.ksp = PETSc.KSP().create(u.function_space.mesh.comm)
         self.ksp.setOperators(self.A)
         self.prefix = prefix
+        self.options = dict(options)
         petsc_options.configure(self.ksp, prefix, options, options_key)
         self.direct = options.get("ksp_type") == "preonly"
         self.iterations = 0
@@ -100,6 +101,7 @@ class LinearSolver:
         return self.iterations
 
     def destroy(self) -> None:
+        petsc_options.clear(self.prefix, self.options)
         self.ksp.destroy()
         self.A.destroy()
         self.b.destroy()

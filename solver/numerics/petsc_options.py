@@ -72,3 +72,11 @@ def configure(obj, prefix: str, options: Mapping, key: str = "petsc_options") ->
 
         raise CaseError(f"{key}: PETSc rejected the options under prefix '{prefix}' "
                         f"(error code {e.ierr}); check the option names and values") from None
+
+
+def clear(prefix: str, options: Mapping) -> None:
+    """Remove a solver's options from the database when the solver is destroyed (so a
+    later solver with the same prefix starts clean and PETSc reports no stale options)."""
+    db = PETSc.Options()
+    for k in options:
+        db.delValue(prefix + k)
