@@ -42,8 +42,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/elasticity_bench.py
 
+# Long validation: every shipped case end to end on $(NP) ranks, then any test marked slow.
 validate: $(STAMP)
-	$(PYTEST) -m slow
+	@set -e; for c in cases/*.yaml; do n=$$(basename $$c .yaml); \
+	  echo "== $$c"; $(MPIEXEC) -n $(NP) $(VENV)/bin/solver run $$c -o runs/validate/$$n; done
+	$(PYTEST) -m slow || [ $$? -eq 5 ]
 
 clean:
 	rm -rf runs .pytest_cache
