@@ -136,18 +136,23 @@ class ElasticityProblem:
         return {"newton_iterations": 1, "linear_iterations": its}
 
     # ------------------------------------------------------------------ post-processing
+    @cached_property
+    def _stress_outputs(self):
+        """(function, expression) pairs, built once: sigma, von Mises, hydrostatic."""
+        pairs = []
+        for name, V, expr in (("stress", self.S, self.sigma_expr),
+                              ("von_mises", self.Q, el.von_mises(self.sigma_expr)),
+                              ("hydrostatic_stress", self.Q, el.hydrostatic(self.sigma_expr))):
+            pairs.append((dolfinx.fem.Function(V, name=name),
+                          dolfinx.fem.Expression(expr, V.element.interpolation_points)))
+        return pairs
+
     def stress_fields(self) -> list[dolfinx.fem.Function]:
-        """sigma (3x3), von Mises and hydrostatic stress as DG functions for output."""
-        sig = dolfinx.fem.Function(self.S, name="stress")
-        sig.interpolate(dolfinx.fem.Expression(self.sigma_expr,
-                                               self.S.element.interpolation_points))
-        vm = dolfinx.fem.Function(self.Q, name="von_mises")
-        vm.interpolate(dolfinx.fem.Expression(el.von_mises(self.sigma_expr),
-                                              self.Q.element.interpolation_points))
-        sh = dolfinx.fem.Function(self.Q, name="hydrostatic_stress")
-        sh.interpolate(dolfinx.fem.Expression(el.hydrostatic(self.sigma_expr),
-                                              self.Q.element.interpolation_points))
-        return [sig, vm, sh]
+        """sigma (3x3), von Mises and hydrostatic stress as DG functions, updated to the
+        current displacement (the same Function objects on every call)."""
+        for fn, expr in self._stress_outputs:
+            fn.interpolate(expr)
+        return [fn for fn, _ in self._stress_outputs]
 
     def metrics(self) -> dict:
         out = {
