@@ -6,7 +6,6 @@ import logging
 import time
 from pathlib import Path
 
-import numpy as np
 
 import solver.compat  # noqa: F401
 from mpi4py import MPI
@@ -17,18 +16,16 @@ from solver.config.loader import apply_overrides, read_yaml
 from solver.coupling.stepping import Clock, Interrupted, SignalTrap, Stepper
 from solver.errors import CaseError, ConvergenceError, SolverError
 from solver.geometry import build_geometry
-from solver.io import checkpoint, figures
+from solver.io import checkpoint
 from solver.io.fields import FieldWriter
 from solver.io.output import RunDirectory
 from solver.materials import load_library, resolve_materials
-from solver.numerics.parallel import tagged_owned_cells
-from solver.physics import elasticity as el
-from solver.problems.elasticity import ElasticityProblem
+from solver.problems import build_problem
 
 log = logging.getLogger("solver.run")
 
 HISTORY = ["step", "time", "dt", "newton_iterations", "linear_iterations", "attempts",
-           "wall_time_s", "strain_energy_J", "max_von_mises_Pa"]
+           "wall_time_s"]  # + the problem's history_columns()
 EXIT_INTERRUPTED = 75  # EX_TEMPFAIL: stopped by a signal, restartable
 
 
@@ -141,9 +138,8 @@ def _solve(case: Case, out: RunDirectory, comm, restart: bool, trap) -> tuple[di
     n_cells = comm.allreduce(geo.mesh.topology.index_map(geo.dim).size_local, op=MPI.SUM)
     log.info(f"mesh: {n_cells} cells, {len(geo.regions)} regions "
              f"({time.perf_counter() - t:.2f} s)")
-    problem = ElasticityProblem(case, geo, materials)
-    log.info(f"elasticity: P{case.physics.elasticity.degree}, {problem.n_dofs} dofs, "
-             f"{case.physics.elasticity.solver.type} solver")
+    problem = build_problem(case, geo, materials)
+    log.info(problem.describe())
     clock = Clock(0, 0.0, case.stepping.dt0)
     ckdir = out.path / "checkpoint"
     fingerprint = case_fingerprint(case)
@@ -160,13 +156,12 @@ def _solve(case: Case, out: RunDirectory, comm, restart: bool, trap) -> tuple[di
         log.info(f"restarted from {path} (written on {st['written_on_ranks']} ranks): "
                  f"step {clock.step}, t {clock.t:.6g}, dt {clock.dt:.4g}")
     else:
-        out.start_history(HISTORY)
-    stress = problem.stress_fields()
+        out.start_history(HISTORY + problem.history_columns())
     writers = []
     if case.output.fields:
         # VTX cannot append: a restarted run continues the series in new segment files
-        writers = [FieldWriter(out.fields, comm, {"displacement" + segment: [problem.u]}),
-                   FieldWriter(out.fields, comm, {"stress" + segment: stress})]
+        writers = [FieldWriter(out.fields, comm, {name + segment: fns})
+                   for name, fns in problem.output_groups().items()]
         if not restart:
             _write_regions(geo, out)
     ck = case.checkpoint
@@ -189,7 +184,7 @@ def _solve(case: Case, out: RunDirectory, comm, restart: bool, trap) -> tuple[di
                             "linear_iterations": si.linear_iterations,
                             "attempts": si.attempts, "wall_time_s": si.wall_time_s, **last})
         if writers:
-            problem.stress_fields()  # updates the functions the stress writer holds
+            problem.update_outputs()  # the functions the writers hold
             for w in writers:
                 w.write(si.t)
         due = (ck.every_steps and si.step % ck.every_steps == 0) or (
@@ -219,13 +214,9 @@ def _solve(case: Case, out: RunDirectory, comm, restart: bool, trap) -> tuple[di
     write_checkpoint(clock, finished=stop != "max_steps")
     if not last:  # restarted at the end: recompute the final metrics from the state
         last = problem.metrics()
-    stress = problem.stress_fields()
-    profile = _interface_profile(problem, stress[0], out)
-    if case.output.figures:
-        _figures(geo, problem, stress, profile, out)
+    extra = problem.finish(out, draw=case.output.figures)
     metrics = {"n_dofs": problem.n_dofs, "n_cells": n_cells, "n_steps": clock.step,
-               "final_time_s": clock.t, "stop_reason": stop, **last}
-    metrics.update(profile.get("metrics", {}))
+               "final_time_s": clock.t, "stop_reason": stop, **last, **extra}
     problem.destroy()
     return metrics, stop
 
@@ -254,78 +245,3 @@ def _write_regions(geo, out: RunDirectory) -> None:
     w.write(0.0)
     w.close()
     out.write_json("fields/regions.json", geo.regions)
-
-
-def _interface_profile(problem, sigma_fn, out: RunDirectory) -> dict:
-    prof = problem.interface_profile(sigma_fn)
-    if prof is None:
-        return {}
-    gdim = problem.dim
-    coords = ["x", "y", "z"][:gdim]
-    header = coords + ["side", "sigma_xx_Pa", "sigma_yy_Pa", "sigma_zz_Pa", "sigma_xy_Pa",
-                       "sigma_xz_Pa", "sigma_yz_Pa", "sigma_h_Pa"]
-    rows, result = [], {}
-    if out.rank0:
-        for side, arr in prof.items():
-            for r in arr:
-                s = r[gdim:].reshape(3, 3)
-                rows.append([*r[:gdim], side, s[0, 0], s[1, 1], s[2, 2], s[0, 1], s[0, 2],
-                             s[1, 2], np.trace(s) / 3])
-        rows.sort(key=lambda r: (r[0], r[gdim]))
-        sh = np.array([r[-1] for r in rows]) if rows else np.zeros(1)
-        result = {"interface_sigma_h_min_Pa": float(sh.min()),
-                  "interface_sigma_h_max_Pa": float(sh.max())}
-    out.write_csv("interface_stress.csv", header, rows)
-    result = out.comm.bcast(result, root=0)
-    return {"metrics": result, "rows": rows, "coords": coords}
-
-
-def _figures(geo, problem, stress, profile, out: RunDirectory) -> None:
-    import dolfinx
-
-    mesh = geo.mesh
-    n = mesh.topology.index_map(geo.dim).size_local
-    region = np.zeros(n)
-    for tag in geo.regions.values():
-        region[tagged_owned_cells(geo.cell_tags, tag)] = tag
-    V0 = dolfinx.fem.functionspace(mesh, ("DG", 0))
-    vm0 = dolfinx.fem.Function(V0)
-    vm0.interpolate(dolfinx.fem.Expression(el.von_mises(problem.sigma_expr),
-                                           V0.element.interpolation_points))
-    grid = figures.gather_grid(mesh, {"region": region, "von_mises_Pa": vm0.x.array[:n]})
-    # zoom on the point of the metal surface where the interface stress peaks
-    zoom_c, zoom_w = None, None
-    if out.rank0 and profile.get("rows"):
-        rows = profile["rows"]
-        k = int(np.argmax([abs(r[-1]) for r in rows]))
-        zoom_c = rows[k][: geo.dim]
-        zoom_w = 15 * next(iter(geo.layer_thickness.values()))  # first coating
-    if out.rank0:
-        try:
-            _plot(geo, grid, profile, zoom_c, zoom_w, out)
-        except Exception as e:  # a figure must never cost the results (or hang other ranks)
-            log.error(f"figures could not be drawn ({type(e).__name__}: {e}); the results "
-                      "are complete without them")
-    mesh.comm.barrier()
-
-
-def _plot(geo, grid, profile, zoom_c, zoom_w, out: RunDirectory) -> None:
-    """Rank 0 only."""
-    figures.plot_cell_field(grid, "region", out.figures / "mesh_regions.png",
-                            "region", zoom_c, zoom_w, cmap="tab10",
-                            categorical=True, edges=False,
-                            labels={t: n for n, t in geo.regions.items()}
-                            if len(geo.regions) <= 12 else None)
-    figures.plot_cell_field(grid, "von_mises_Pa", out.figures / "von_mises.png",
-                            "von Mises stress (Pa)", zoom_c, zoom_w, cmap="inferno")
-    rows = profile.get("rows") or []
-    if rows:
-        g = geo.dim
-        series = {}
-        for side in dict.fromkeys(r[g] for r in rows):
-            sel = [r for r in rows if r[g] == side]
-            series[f"{side} side"] = (np.array([r[0] for r in sel]),
-                                      np.array([r[-1] for r in sel]))
-        figures.plot_profile(out.figures / "interface_stress.png", series,
-                             "x (um)", "hydrostatic stress (MPa)",
-                             "metal / coating interface", xscale=1e6, yscale=1e-6)

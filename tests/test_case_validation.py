@@ -181,3 +181,21 @@ def test_cli_refuses_unrelated_output_directory(tmp_path):
                        capture_output=True, text=True, cwd=ROOT, env=clean_env())
     assert r.returncode == 2 and "not a run directory" in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["thesis.tex"]
+
+
+def test_physics_exactly_one_and_phase_field_needs_electrolyte():
+    """Two physics in one case, or none, are refused; phase-field deposition needs an
+    electrolyte region to grow into; unknown model overrides are named."""
+    def both(d):
+        d["physics"]["electrodeposition"] = {"applied_potential": -0.1}
+    _bad(both, "physics", "exactly one")
+
+    def pf_without_electrolyte(d):
+        del d["geometry"]["electrolyte"]
+        d["physics"] = {"electrodeposition": {"applied_potential": -0.1}}
+    _bad(pf_without_electrolyte, "physics.electrodeposition", "electrolyte")
+
+    def bad_override(d):
+        d["physics"] = {"electrodeposition": {"applied_potential": -0.1,
+                                              "overrides": {"kapa0": 1e-6}}}
+    _bad(bad_override, "physics.electrodeposition.overrides.kapa0", "kappa0")

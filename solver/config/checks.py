@@ -79,7 +79,47 @@ def check_case(case) -> None:
             close = ", ".join(sorted(mats))
             raise CaseError(f"{key}: unknown material '{name}'; use one of {close}, "
                             "or define it under 'materials:'")
-    # elasticity
+    if case.physics.elasticity is not None:
+        _check_elasticity(case)
+    else:
+        _check_electrodeposition(case, mats)
+    check_geometry(case)
+
+
+ELECTRODEPOSITION_METRICS = ["interface_height_max_m", "interface_height_min_m",
+                             "roughness_m", "deposited_volume_m3", "reaction_current_A",
+                             "concentration_min_mol_m3", "concentration_max_mol_m3"]
+
+
+def _check_electrodeposition(case, mats) -> None:
+    import dataclasses
+
+    from solver.physics.electrodeposition import ElectrodepositionParameters
+
+    g = case.geometry
+    key = "physics.electrodeposition"
+    if g.kind != "layered" or g.electrolyte is None:
+        raise CaseError(f"{key}: needs a layered geometry with an electrolyte region "
+                        "(geometry.electrolyte) for the metal to grow into")
+    own = {"E_applied", "E_eq", "delta", "omega", "theta0"}  # set by their own keys
+    fields = {f.name for f in dataclasses.fields(ElectrodepositionParameters)} - own
+    for k in case.physics.electrodeposition.overrides:
+        if k not in fields:
+            raise CaseError(f"{key}.overrides.{k}: not a model parameter here; use one of "
+                            f"{', '.join(sorted(fields))}")
+    for i, c in enumerate(g.coatings):
+        m = mats[c.material]
+        for prop in ("cation_diffusivity", "ionic_conductivity"):
+            if getattr(m, prop) is None:
+                raise CaseError(f"geometry.coatings[{i}].material: '{c.material}' has no "
+                                f"{prop}; give it under materials.{c.material}.{prop}")
+    if case.stepping.stop is not None and case.stepping.stop.metric not in \
+            ELECTRODEPOSITION_METRICS:
+        raise CaseError(f"stepping.stop.metric: '{case.stepping.stop.metric}' is not a "
+                        f"per-step metric; use one of {', '.join(ELECTRODEPOSITION_METRICS)}")
+
+
+def _check_elasticity(case) -> None:
     el = case.physics.elasticity
     regions = region_names(case)
     bnames = boundary_names(case)
@@ -150,4 +190,3 @@ def check_case(case) -> None:
         if case.stepping.stop.metric not in known:
             raise CaseError(f"stepping.stop.metric: '{case.stepping.stop.metric}' is not a "
                             f"per-step metric; use one of {', '.join(known)}")
-    check_geometry(case)

@@ -235,8 +235,51 @@ class Elasticity(Strict):
     solver: LinearSolver = LinearSolver()
 
 
+class Anisotropy(Strict):
+    """kappa(theta) = kappa0 (1 + strength cos(mode (theta - angle)))."""
+
+    strength: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    mode: Annotated[int, Field(ge=1, le=12)] = 4
+    angle: Finite = 0.0  # rad
+
+
+class NonlinearSolver(Strict):
+    petsc_options: dict[str, str | int | float | bool | None] = {}
+
+
+class Electrodeposition(Strict):
+    """M3: phase-field electrodeposition (Chen et al. 2015), Hong & Viswanathan 2018 set.
+
+    The metal is region 'metal' (xi = 1), everything above is electrolyte or coating
+    (xi = 0) with the coating materials' cation_diffusivity and ionic_conductivity. The
+    electrode (bottom) is held at applied_potential, the electrolyte top at c = c0, phi = 0."""
+
+    parameters: Literal["hong2018"] = "hong2018"
+    applied_potential: Annotated[float, Field(ge=-5.0, le=5.0, allow_inf_nan=False)]  # V
+    equilibrium_potential: Annotated[float, Field(ge=-5.0, le=5.0, allow_inf_nan=False)] = 0.0
+    anisotropy: Anisotropy = Anisotropy()
+    overrides: dict[str, float] = {}  # any ElectrodepositionParameters field, SI units
+    solver: NonlinearSolver = NonlinearSolver()
+
+
 class Physics(Strict):
-    elasticity: Elasticity
+    """One physics per case for now (couplings come with their issues)."""
+
+    elasticity: Elasticity | None = None
+    electrodeposition: Electrodeposition | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        given = [k for k in ("elasticity", "electrodeposition") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'elasticity' or 'electrodeposition' "
+                             f"(got {', '.join(given) or 'none'}); coupled physics are not "
+                             "available yet")
+        return self
+
+    @property
+    def name(self) -> str:
+        return "elasticity" if self.elasticity is not None else "electrodeposition"
 
 
 class StopCondition(Strict):

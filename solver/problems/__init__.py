@@ -1,1 +1,17 @@
-"""Problem classes: assemble a physics module's forms into a solvable, steppable problem."""
+"""Problem classes: assemble a physics module's forms into a solvable, steppable problem.
+
+Every problem offers the stepping interface (``solve(t)``, ``state()``, ``set_time(t)``,
+``metrics()``, ``n_dofs``, ``destroy()``) and the run hooks (``describe()``,
+``history_columns()``, ``output_groups()``, ``update_outputs()``, ``finish(out, draw)``)
+that ``solver.run`` drives; ``build_problem`` picks the class from the case.
+"""
+
+
+def build_problem(case, geo, materials):
+    if case.physics.elasticity is not None:
+        from solver.problems.elasticity import ElasticityProblem
+
+        return ElasticityProblem(case, geo, materials)
+    from solver.problems.electrodeposition_case import ElectrodepositionRun
+
+    return ElectrodepositionRun.from_case(case, geo, materials)

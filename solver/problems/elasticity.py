@@ -167,6 +167,26 @@ class ElasticityProblem:
                 el.von_mises(self.sigma_expr), self.Q, self.geo, region)
         return out
 
+    # ------------------------------------------------------------------ run hooks
+    def describe(self) -> str:
+        return (f"elasticity: P{self.cfg.degree}, {self.n_dofs} dofs, "
+                f"{self.cfg.solver.type} solver")
+
+    def history_columns(self) -> list[str]:
+        return ["strain_energy_J", "max_von_mises_Pa"]
+
+    def output_groups(self) -> dict[str, list[dolfinx.fem.Function]]:
+        """VTX files, one per element family: updated in place by update_outputs()."""
+        return {"displacement": [self.u], "stress": self.stress_fields()}
+
+    def update_outputs(self) -> None:
+        self.stress_fields()
+
+    def finish(self, out, draw: bool) -> dict:
+        from solver.problems import elasticity_output
+
+        return elasticity_output.finish(self, out, draw)
+
     def interface_profile(self, stress_fn: dolfinx.fem.Function):
         """Stress at the metal / first-coating interface, sampled on both sides.
 

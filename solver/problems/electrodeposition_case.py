@@ -1,0 +1,128 @@
+"""M3 from a case file: the phase-field problem on a layered coating geometry.
+
+Maps the case onto ElectrodepositionProblem: the metal region's surface (Geometry's
+surface_height) is the initial xi = 1/2 line with the equilibrium profile
+xi = 1 / (1 + exp(d / l)), l = sqrt(kappa0 / (2 W)); coating regions get their material's
+cation diffusivity and ionic conductivity (the electrolyte phase's values there); the
+electrode ("bottom") is held at the applied potential and the electrolyte top ("top") at
+c = c0, phi = 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+import solver.compat  # noqa: F401
+import dolfinx
+
+from solver.io import figures
+from solver.physics.electrodeposition import ElectrodepositionParameters
+from solver.problems.electrodeposition import ElectrodepositionProblem
+
+log = logging.getLogger("solver.problems.electrodeposition")
+
+
+class ElectrodepositionRun(ElectrodepositionProblem):
+    @classmethod
+    def from_case(cls, case, geo, materials) -> ElectrodepositionRun:
+        cfg = case.physics.electrodeposition
+        an = cfg.anisotropy
+        params = ElectrodepositionParameters.from_hong2018(
+            **cfg.overrides, E_applied=cfg.applied_potential, E_eq=cfg.equilibrium_potential,
+            delta=an.strength, omega=an.mode, theta0=an.angle)
+        ell = math.sqrt(params.kappa0 / (2 * params.W))
+        axis = geo.dim - 1
+        height = geo.surface_height
+
+        def xi0(x):
+            h = height(x[0]) if geo.dim == 2 else height(x[0], x[1])
+            return 1.0 / (1.0 + np.exp(np.clip((x[axis] - h) / ell, -200, 200)))
+
+        coat = {}
+        for c in case.geometry.coatings:
+            m = materials[c.material]
+            tag = geo.regions[c.name]
+            coat.setdefault("D_liquid", {})[tag] = m.cation_diffusivity
+            coat.setdefault("sigma_liquid", {})[tag] = m.ionic_conductivity
+        if case.geometry.electrolyte is not None:
+            m = materials[case.geometry.electrolyte.material]
+            tag = geo.regions["electrolyte"]
+            if m.cation_diffusivity is not None:
+                coat.setdefault("D_liquid", {})[tag] = m.cation_diffusivity
+            if m.ionic_conductivity is not None:
+                coat.setdefault("sigma_liquid", {})[tag] = m.ionic_conductivity
+        prob = cls(geo.mesh, params, xi0=xi0, cell_tags=geo.cell_tags,
+                   facet_tags=geo.facet_tags, electrolyte=geo.boundaries["top"],
+                   metal=geo.boundaries["bottom"], region_coefficients=coat or None,
+                   petsc_options=cfg.solver.petsc_options)
+        prob.geo, prob.ell, prob.case = geo, ell, case
+        return prob
+
+    # ------------------------------------------------------------------ run hooks
+    def describe(self) -> str:
+        h = self.geo.mesh.h(self.tdim, np.arange(
+            self.mesh.topology.index_map(self.tdim).size_local, dtype=np.int32))
+        hmax = self.comm.allreduce(float(h.max()) if len(h) else 0.0, op=_max())
+        width = 4 * self.ell  # sqrt(8 kappa0 / W)
+        if hmax > width / 4:
+            log.warning(f"electrodeposition: largest cell {hmax:.3g} m is coarser than a "
+                        f"quarter of the interface width sqrt(8 kappa/W) = {width:.3g} m; "
+                        "refine geometry.mesh.max_size")
+        return (f"electrodeposition: P1 (xi, c, phi), {self.n_dofs} dofs, interface width "
+                f"{width:.3g} m, E = {self.params.E_applied:g} V")
+
+    def history_columns(self) -> list[str]:
+        return ["interface_height_max_m", "interface_height_min_m", "roughness_m",
+                "deposited_volume_m3", "reaction_current_A", "concentration_min_mol_m3",
+                "concentration_max_mol_m3"]
+
+    def output_groups(self) -> dict[str, list[dolfinx.fem.Function]]:
+        if not hasattr(self, "_outs"):
+            self._outs = []
+            for i, name in enumerate(("xi", "concentration", "potential")):
+                V, dofs = self.W.sub(i).collapse()
+                f = dolfinx.fem.Function(V, name=name)
+                self._outs.append((f, np.asarray(dofs, dtype=np.int32).reshape(-1)))
+            self.update_outputs()
+        return {"phase_field": [f for f, _ in self._outs]}
+
+    def update_outputs(self) -> None:
+        """Copy xi, c (mol/m^3) and phi (V) out of the mixed, scaled unknowns."""
+        G = self.G
+        for (f, dofs), scale in zip(self._outs, (1.0, G.concentration_scale,
+                                                 G.potential_scale), strict=True):
+            f.x.array[:] = self.u.x.array[dofs] * scale
+            f.x.scatter_forward()
+
+    def finish(self, out, draw: bool) -> dict:
+        if draw:
+            self.output_groups()
+            self.update_outputs()
+            V0 = dolfinx.fem.functionspace(self.mesh, ("DG", 0))
+            n = self.mesh.topology.index_map(self.tdim).size_local
+            data = {}
+            for f, _ in self._outs[:2]:
+                g = dolfinx.fem.Function(V0)
+                g.interpolate(f)
+                data[f.name] = g.x.array[:n].copy()
+            grid = figures.gather_grid(self.mesh, data)
+            if self.comm.rank == 0:
+                try:
+                    figures.plot_cell_field(grid, "xi", out.figures / "xi.png",
+                                            "order parameter xi (1 = metal)")
+                    figures.plot_cell_field(grid, "concentration",
+                                            out.figures / "concentration.png",
+                                            "cation concentration (mol/m^3)")
+                except Exception as e:  # never lose results for a figure
+                    log.error(f"figures could not be drawn ({type(e).__name__}: {e})")
+            self.comm.barrier()
+        return {}
+
+
+def _max():
+    from mpi4py import MPI
+
+    return MPI.MAX
