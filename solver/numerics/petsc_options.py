@@ -35,6 +35,22 @@ DIRECT = {
 }
 
 
+# Phase-field electrodeposition: Newton with full steps ("basic"): with the residual's
+# mixed scaling (sigma~ ~ 1e6 in the metal) "bt" takes lambda = 0.1 steps for 10+
+# iterations where full steps converge in 4-5 (docs/electrodeposition.md, section 6); a
+# step that diverges is cut back by the stepper. MUMPS for the linearised systems.
+ELECTRODEPOSITION = {
+    "snes_type": "newtonls",
+    "snes_linesearch_type": "basic",
+    "snes_rtol": 1e-9,
+    "snes_atol": 1e-10,
+    "snes_stol": 1e-8,  # |dx| < stol |x|: after a quadratic step the error is O(stol^2)
+    "snes_max_it": 20,
+    "snes_error_if_not_converged": False,
+    **DIRECT,
+}
+
+
 def merge(defaults: Mapping, user: Mapping | None) -> dict:
     """User options override defaults key by key; ``None`` removes a default."""
     out = dict(defaults)

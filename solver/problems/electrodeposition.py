@@ -33,20 +33,7 @@ from solver.numerics import petsc_options as popts
 from solver.numerics.parallel import assemble_scalar, n_global_dofs
 from solver.physics import electrodeposition as ed
 
-# Full Newton steps (line search "basic"): with the residual's mixed scaling (sigma~ ~ 1e6 in
-# the metal) "bt" takes lambda = 0.1 steps for 10+ iterations where full steps converge in
-# 4-5 (Hong 2018, -0.1 V, 1D); a step that diverges (DIVERGED_DTOL/MAX_IT) is cut by the
-# Stepper. docs/electrodeposition.md, section 6, has the comparison.
-DEFAULTS = {
-    "snes_type": "newtonls",
-    "snes_linesearch_type": "basic",
-    "snes_rtol": 1e-9,
-    "snes_atol": 1e-10,
-    "snes_stol": 1e-8,  # |dx| < stol |x|: after a quadratic step the error is O(stol^2)
-    "snes_max_it": 20,
-    "snes_error_if_not_converged": False,
-    **popts.DIRECT,
-}
+DEFAULTS = popts.ELECTRODEPOSITION
 _REASONS = {int(v): f" {k}" for k, v in vars(PETSc.SNES.ConvergedReason).items()
             if k.startswith("DIVERGED")}
 # groups passed to the form as Constants: one compiled kernel for every parameter set
@@ -98,7 +85,9 @@ class ElectrodepositionProblem:
         self._problem = dolfinx.fem.petsc.NonlinearProblem(F, self.u, bcs=self.bcs,
                                                            petsc_options_prefix=prefix)
         self.snes = self._problem.solver
-        popts.configure(self.snes, prefix, popts.merge(DEFAULTS, petsc_options))
+        self._options = popts.merge(DEFAULTS, petsc_options)
+        popts.configure(self.snes, prefix, self._options,
+                        "physics.electrodeposition.solver.petsc_options")
         self._int_xi = dolfinx.fem.form(xi * self.dx)
         self._int_xi_n = dolfinx.fem.form(xi_n * self.dx)
         self.xi_initial = assemble_scalar(self._int_xi)
@@ -298,6 +287,7 @@ class ElectrodepositionProblem:
         }
 
     def destroy(self) -> None:
+        popts.clear(self.prefix, self._options)
         for name in ("_snes", "_A", "_b", "_x", "_P_mat"):
             obj = getattr(self._problem, name, None)
             if obj is not None:
