@@ -9,7 +9,6 @@ import numpy as np
 
 import solver.compat  # noqa: F401
 import dolfinx
-from mpi4py import MPI
 
 from solver.numerics.parallel import gather_rows, global_max, tagged_owned_cells
 
@@ -68,7 +67,3 @@ def interface_samples(fn: dolfinx.fem.Function, geo, interfaces: list[str],
     if mesh.comm.rank != 0:
         return None
     return allrows[np.lexsort(allrows[:, :gdim][:, ::-1].T)] if len(allrows) else allrows
-
-
-def global_sum(comm: MPI.Comm, x: float) -> float:
-    return float(comm.allreduce(x, op=MPI.SUM))

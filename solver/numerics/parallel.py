@@ -22,11 +22,6 @@ def global_max(comm: MPI.Comm, values: np.ndarray, default: float = -np.inf) -> 
     return float(comm.allreduce(local, op=MPI.MAX))
 
 
-def global_min(comm: MPI.Comm, values: np.ndarray, default: float = np.inf) -> float:
-    local = float(np.min(values)) if len(values) else default
-    return float(comm.allreduce(local, op=MPI.MIN))
-
-
 def gather_rows(comm: MPI.Comm, rows: np.ndarray, root: int = 0) -> np.ndarray | None:
     """Concatenate 2D arrays (same number of columns) from all ranks onto `root`."""
     parts = comm.gather(np.asarray(rows), root=root)
@@ -34,10 +29,6 @@ def gather_rows(comm: MPI.Comm, rows: np.ndarray, root: int = 0) -> np.ndarray |
         return None
     parts = [p for p in parts if p.size]
     return np.concatenate(parts, axis=0) if parts else np.zeros((0, rows.shape[1]))
-
-
-def owned_cells(mesh: dolfinx.mesh.Mesh) -> np.ndarray:
-    return np.arange(mesh.topology.index_map(mesh.topology.dim).size_local, dtype=np.int32)
 
 
 def tagged_owned_cells(cell_tags: dolfinx.mesh.MeshTags, tag: int) -> np.ndarray:

@@ -33,13 +33,6 @@ def strain(u, dim: int):
     return ufl.as_tensor([[e[0, 0], e[0, 1], 0], [e[1, 0], e[1, 1], 0], [0, 0, 0]])
 
 
-def embed(t, dim: int):
-    """Embed a dim x dim UFL tensor into 3x3 (zeros out of plane)."""
-    if dim == 3:
-        return t
-    return ufl.as_tensor([[t[0, 0], t[0, 1], 0], [t[1, 0], t[1, 1], 0], [0, 0, 0]])
-
-
 def stress_isotropic(eps, lmbda, mu):
     return lmbda * ufl.tr(eps) * ufl.Identity(3) + 2 * mu * eps
 
