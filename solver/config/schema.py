@@ -243,6 +243,14 @@ class Anisotropy(Strict):
     angle: Finite = 0.0  # rad
 
 
+class Noise(Strict):
+    """Random perturbation of the xi equation at the interface: rate amplitude * h'(xi) * r,
+    r uniform in [-1/2, 1/2], hashed from position, time and seed (rank-independent)."""
+
+    amplitude: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = 0.0  # 1/s
+    seed: int = 0
+
+
 class NonlinearSolver(Strict):
     petsc_options: dict[str, str | int | float | bool | None] = {}
 
@@ -258,6 +266,7 @@ class Electrodeposition(Strict):
     applied_potential: Annotated[float, Field(ge=-5.0, le=5.0, allow_inf_nan=False)]  # V
     equilibrium_potential: Annotated[float, Field(ge=-5.0, le=5.0, allow_inf_nan=False)] = 0.0
     anisotropy: Anisotropy = Anisotropy()
+    noise: Noise = Noise()
     overrides: dict[str, float] = {}  # any ElectrodepositionParameters field, SI units
     solver: NonlinearSolver = NonlinearSolver()
 

@@ -46,7 +46,7 @@ class ElectrodepositionProblem:
                  facet_tags=None, electrolyte=None, metal=None,
                  electrolyte_fields=("c", "phi"), phi0=None, region_coefficients=None,
                  petsc_options=None, prefix="electrodeposition_", quadrature_degree=4,
-                 t0=0.0):
+                 t0=0.0, noise: tuple[float, int] | None = None):
         """xi0(x), phi0(x) (V): callables on coordinates (3, N) in metres; without phi0
         the initial potential is the ohmic one (``_conduction``). region_coefficients:
         {key: SI field} as in ``residual``, or {key: {cell tag: SI value}} (DG0 from
@@ -80,8 +80,18 @@ class ElectrodepositionProblem:
 
         xi, c, phi = ufl.split(self.u)
         xi_n, c_n, _ = ufl.split(self.u_n)
+        sources = None
+        self._noise = None
+        if noise is not None and noise[0] > 0:
+            # Langevin-like perturbation of the xi equation, confined to the interface by
+            # h'(xi): rate amplitude * h'(xi) * r(x, t), r uniform in [-1/2, 1/2]
+            Vr = self.W.sub(0).collapse()[0]
+            self._noise = (dolfinx.fem.Function(Vr), float(noise[0]) * G.time_scale,
+                           int(noise[1]), Vr.tabulate_dof_coordinates())
+            zero = dolfinx.fem.Constant(mesh, 0.0)
+            sources = (self._noise[1] * ed.dh(xi) * self._noise[0], zero, zero)
         F = ed.residual(xi, c, phi, xi_n, c_n, *ufl.TestFunctions(self.W), self.dt, Gc,
-                        self.dx, region_coefficients=rc)
+                        self.dx, region_coefficients=rc, sources=sources)
         self._problem = dolfinx.fem.petsc.NonlinearProblem(F, self.u, bcs=self.bcs,
                                                            petsc_options_prefix=prefix)
         self.snes = self._problem.solver
@@ -201,6 +211,9 @@ class ElectrodepositionProblem:
         if not dt > 0:
             raise ValueError(f"electrodeposition: time {t} is not after {self._t_n}")
         self.dt.value = dt
+        if self._noise is not None:
+            r, _, seed, X = self._noise
+            r.x.array[:] = position_noise(X, seed, t)
         self.u.x.array[:] = self.u_n.x.array
         try:
             self._problem.solve()
@@ -292,3 +305,23 @@ class ElectrodepositionProblem:
             obj = getattr(self._problem, name, None)
             if obj is not None:
                 obj.destroy()
+
+
+def position_noise(X: np.ndarray, seed: int, t: float) -> np.ndarray:
+    """Uniform values in [-1/2, 1/2] from a hash of (position, time, seed): the same at a
+    point whatever the partition, so results do not depend on the number of ranks."""
+    q = np.round(np.asarray(X)[:, :3] / 1e-12).astype(np.int64).view(np.uint64)
+    k = np.uint64(seed * 0x9E3779B97F4A7C15 % 2**64) ^ np.uint64(int(round(t * 1e9)) % 2**64)
+    h = np.full(len(q), k, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(q.shape[1]):
+            h = _mix(h ^ q[:, j])
+    return (h >> np.uint64(11)).astype(np.float64) / float(2**53) - 0.5
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser."""
+    z = (z + np.uint64(0x9E3779B97F4A7C15))
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))

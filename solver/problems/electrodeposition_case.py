@@ -57,7 +57,8 @@ class ElectrodepositionRun(ElectrodepositionProblem):
         prob = cls(geo.mesh, params, xi0=xi0, cell_tags=geo.cell_tags,
                    facet_tags=geo.facet_tags, electrolyte=geo.boundaries["top"],
                    metal=geo.boundaries["bottom"], region_coefficients=coat or None,
-                   petsc_options=cfg.solver.petsc_options)
+                   petsc_options=cfg.solver.petsc_options,
+                   noise=(cfg.noise.amplitude, cfg.noise.seed))
         prob.geo, prob.ell, prob.case = geo, ell, case
         return prob
 
