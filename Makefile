@@ -41,6 +41,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/elasticity_bench.py
+	$(PY) benchmarks/electrodeposition_bench.py
 
 # Long validation: every shipped case end to end on $(NP) ranks, then any test marked slow.
 validate: $(STAMP)
