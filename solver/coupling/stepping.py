@@ -27,6 +27,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mpi4py import MPI
+
 from solver.errors import ConvergenceError
 
 log = logging.getLogger("solver.stepping")
@@ -172,7 +174,7 @@ class Stepper:
                 reason = "stop_condition"
                 break
             self._debug_signals(step)
-            sig = self.comm.allreduce(trap.received if trap else 0, op=_max())
+            sig = self.comm.allreduce(trap.received if trap else 0, op=MPI.MAX)
             if sig and clock.t < end - eps:  # at the end there is nothing left to resume
                 raise Interrupted(sig, clock)
         if self.comm.rank == 0:
@@ -201,11 +203,6 @@ def _stop(cond, metrics: dict) -> bool:
     return (cond.above is not None and v > cond.above) or (
         cond.below is not None and v < cond.below)
 
-
-def _max():
-    from mpi4py import MPI
-
-    return MPI.MAX
 
 
 def _progress(frac: float | None) -> None:

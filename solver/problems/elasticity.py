@@ -188,23 +188,16 @@ class ElasticityProblem:
         return elasticity_output.finish(self, out, draw)
 
     def interface_profile(self, stress_fn: dolfinx.fem.Function):
-        """Stress at the metal / first-coating interface, sampled on both sides.
-
-        Returns (header, rows) on rank 0 and (header, None) elsewhere; rows are
-        [x, y(, z), s_xx, s_yy, s_zz, s_xy, sigma_h, sigma_nn?] per side."""
-        geo = self.geo
-        if "metal" not in geo.regions:
+        """Stress at the metal / first-coating interface (pre-delaminated part included),
+        sampled on both sides: {side region: rows [x, y(, z), 9 stress components]} on
+        rank 0 (None elsewhere); None when there is no coating."""
+        coatings = [r for r in self.geo.regions if r not in ("metal", "electrolyte")]
+        if "metal" not in self.geo.regions or not coatings:
             return None
-        coat = [r for r in geo.regions if r not in ("metal", "electrolyte")]
-        if not coat:
-            return None
-        first = next(iter(geo.layer_thickness))
+        first = coatings[0]
         names = [f"interface_metal_{first}", "predelaminated"]
-        out = {}
-        for side in ("metal", first):
-            rows = interface_samples(stress_fn, geo, names, side)
-            out[side] = rows
-        return out
+        return {side: interface_samples(stress_fn, self.geo, names, side)
+                for side in ("metal", first)}
 
     def destroy(self) -> None:
         self.linear.destroy()

@@ -17,6 +17,7 @@ import numpy as np
 
 import solver.compat  # noqa: F401
 import dolfinx
+from mpi4py import MPI
 
 from solver.io import figures
 from solver.physics.electrodeposition import ElectrodepositionParameters
@@ -66,7 +67,7 @@ class ElectrodepositionRun(ElectrodepositionProblem):
     def describe(self) -> str:
         h = self.geo.mesh.h(self.tdim, np.arange(
             self.mesh.topology.index_map(self.tdim).size_local, dtype=np.int32))
-        hmax = self.comm.allreduce(float(h.max()) if len(h) else 0.0, op=_max())
+        hmax = self.comm.allreduce(float(h.max()) if len(h) else 0.0, op=MPI.MAX)
         width = 4 * self.ell  # sqrt(8 kappa0 / W)
         if hmax > width / 4:
             log.warning(f"electrodeposition: largest cell {hmax:.3g} m is coarser than a "
@@ -121,9 +122,3 @@ class ElectrodepositionRun(ElectrodepositionProblem):
                     log.error(f"figures could not be drawn ({type(e).__name__}: {e})")
             self.comm.barrier()
         return {}
-
-
-def _max():
-    from mpi4py import MPI
-
-    return MPI.MAX
