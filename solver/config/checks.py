@@ -80,7 +80,12 @@ def check_case(case) -> None:
             raise CaseError(f"{key}: unknown material '{name}'; use one of {close}, "
                             "or define it under 'materials:'")
     if case.physics.elasticity is not None:
-        _check_elasticity(case)
+        _check_mechanics(case, "physics.elasticity", case.physics.elasticity,
+                         ["strain_energy_J", "max_von_mises_Pa"] + [
+                             f"max_von_mises_Pa_{r}" for r in region_names(case)
+                             if not r.startswith("grain_")])
+    elif case.physics.cohesive is not None:
+        _check_cohesive(case, mats)
     else:
         _check_electrodeposition(case, mats)
     check_geometry(case)
@@ -119,13 +124,69 @@ def _check_electrodeposition(case, mats) -> None:
                         f"per-step metric; use one of {', '.join(ELECTRODEPOSITION_METRICS)}")
 
 
-def _check_elasticity(case) -> None:
-    el = case.physics.elasticity
+COHESIVE_METRICS = ["load_factor", "reaction_force_N", "applied_displacement_m",
+                    "delamination_length_m", "damaged_length_m", "max_opening_m",
+                    "nucleation_length_m", "dissipated_energy_J", "strain_energy_J"]
+
+
+def cohesive_interfaces(case) -> list[str]:
+    """The cohesive interfaces a case asks for (default: metal / first coating)."""
+    coh = case.physics.cohesive
+    if coh.interfaces is not None:
+        return list(coh.interfaces)
+    g = case.geometry
+    return [f"interface_metal_{g.coatings[0].name}"] if g.kind == "layered" and g.coatings \
+        else []
+
+
+def _check_cohesive(case, mats) -> None:
+    coh = case.physics.cohesive
+    key = "physics.cohesive"
+    g = case.geometry
+    if g.kind != "layered" or not g.coatings:
+        raise CaseError(f"{key}: needs a layered geometry with at least one coating "
+                        "(geometry.coatings) to bond to the metal")
+    stack = region_names(case)
+    pairs = [f"interface_{a}_{b}" for a, b in zip(stack[:-1], stack[1:], strict=True)]
+    names = cohesive_interfaces(case)
+    if not names:
+        raise CaseError(f"{key}.interfaces: empty; name at least one of {', '.join(pairs)}")
+    for i, n in enumerate(names):
+        if n not in pairs:
+            raise CaseError(f"{key}.interfaces[{i}]: '{n}' is not an interface of this "
+                            f"geometry; use one of {', '.join(pairs)}")
+    if len(set(names)) != len(names):
+        raise CaseError(f"{key}.interfaces: an interface is listed twice")
+    if case.dimension == 3 and coh.degree != 1:
+        raise CaseError(f"{key}.degree: cohesive interfaces in 3D need degree 1 (the nodal "
+                        "quadrature on triangles exists for P1 only); set degree: 1")
+    if coh.pressure is not None:
+        if g.predelamination is None:
+            raise CaseError(f"{key}.pressure: acts on the predelaminated segment, and the "
+                            "geometry has none; add geometry.predelamination or remove it")
+        if pairs[0] not in names:
+            raise CaseError(f"{key}.pressure: the predelaminated segment belongs to "
+                            f"{pairs[0]}, which is not cohesive here; add it to "
+                            f"{key}.interfaces")
+        if coh.pressure.overpotential is not None and mats[g.metal.material].molar_volume \
+                is None:
+            raise CaseError(f"{key}.pressure.overpotential: the metal '{g.metal.material}' "
+                            "has no molar_volume; give pressure.value (Pa) or "
+                            f"materials.{g.metal.material}.molar_volume")
+    if coh.load_path is not None:
+        ts = [p[0] for p in coh.load_path]
+        if ts[0] > 0 or ts[-1] < case.stepping.end:
+            raise CaseError(f"{key}.load_path: its t range [{ts[0]:g}, {ts[-1]:g}] must cover "
+                            f"the run, [0, stepping.end = {case.stepping.end:g}]")
+    _check_mechanics(case, key, coh, COHESIVE_METRICS)
+
+
+def _check_mechanics(case, key: str, el, metrics: list[str]) -> None:
     regions = region_names(case)
     bnames = boundary_names(case)
     outer = set(bnames) & {"bottom", "top", "left", "right", "front", "back"}
     for i, e in enumerate(el.eigenstrain):
-        k = f"physics.elasticity.eigenstrain[{i}]"
+        k = f"{key}.eigenstrain[{i}]"
         if e.region not in regions:
             raise CaseError(f"{k}.region: unknown region '{e.region}'; known: "
                             f"{', '.join(regions[:12])}")
@@ -147,7 +208,10 @@ def _check_elasticity(case) -> None:
     axes = {"left": 0, "right": 0, "front": 1, "back": 1, "bottom": case.dimension - 1,
             "top": case.dimension - 1}
     for i, bc in enumerate(el.boundary_conditions):
-        k = f"physics.elasticity.boundary_conditions[{i}]"
+        k = f"{key}.boundary_conditions[{i}]"
+        if bc.region is not None and bc.region not in regions:
+            raise CaseError(f"{k}.region: unknown region '{bc.region}'; known: "
+                            f"{', '.join(regions[:12])}")
         if bc.boundary not in bnames:
             raise CaseError(f"{k}.boundary: unknown boundary '{bc.boundary}'; known: "
                             f"{', '.join(bnames)}")
@@ -176,17 +240,14 @@ def _check_elasticity(case) -> None:
             supported.add(bc.boundary)
     free = [("x", "y", "z")[j] for j in range(case.dimension) if j not in constrained]
     if free:
-        raise CaseError("physics.elasticity.boundary_conditions: nothing fixes the "
+        raise CaseError(f"{key}.boundary_conditions: nothing fixes the "
                         f"{', '.join(free)} displacement, so the body can move freely; add a "
                         "clamped, roller or displacement condition for it")
     if case.dimension == 3 and len(supported) < 2 and not any(
             bc.type == "clamped" for bc in el.boundary_conditions):
-        raise CaseError("physics.elasticity.boundary_conditions: a single supported boundary "
+        raise CaseError(f"{key}.boundary_conditions: a single supported boundary "
                         "without a clamp leaves rigid rotations free in 3D; clamp it or "
                         "support a second boundary")
-    if case.stepping.stop is not None:
-        known = ["strain_energy_J", "max_von_mises_Pa"] + [
-            f"max_von_mises_Pa_{r}" for r in regions if not r.startswith("grain_")]
-        if case.stepping.stop.metric not in known:
-            raise CaseError(f"stepping.stop.metric: '{case.stepping.stop.metric}' is not a "
-                            f"per-step metric; use one of {', '.join(known)}")
+    if case.stepping.stop is not None and case.stepping.stop.metric not in metrics:
+        raise CaseError(f"stepping.stop.metric: '{case.stepping.stop.metric}' is not a "
+                        f"per-step metric; use one of {', '.join(metrics)}")

@@ -182,37 +182,40 @@ class Eigenstrain(Strict):
         return self
 
 
-class Clamped(Strict):
-    type: Literal["clamped"]
+class _OnBoundary(Strict):
+    """``region`` (optional) restricts a condition to the boundary facets of that region,
+    e.g. the left end of one arm of a double cantilever beam."""
+
     boundary: str
+    region: str | None = None
 
 
-class Roller(Strict):
+class Clamped(_OnBoundary):
+    type: Literal["clamped"]
+
+
+class Roller(_OnBoundary):
     """Zero normal displacement on a flat boundary (left/right/bottom/top/front/back)."""
 
     type: Literal["roller"]
-    boundary: str
 
 
-class Displacement(Strict):
+class Displacement(_OnBoundary):
     """Prescribed displacement components (m); ``null`` leaves a component free."""
 
     type: Literal["displacement"]
-    boundary: str
     value: list[Finite | None] = Field(min_length=2, max_length=3)
 
 
-class Traction(Strict):
+class Traction(_OnBoundary):
     type: Literal["traction"]
-    boundary: str
     value: list[Finite] = Field(min_length=2, max_length=3)  # Pa
 
 
-class Pressure(Strict):
+class Pressure(_OnBoundary):
     """Pressure p (Pa) acting against the outward normal: t = -p n."""
 
     type: Literal["pressure"]
-    boundary: str
     value: Finite
 
 
@@ -271,24 +274,93 @@ class Electrodeposition(Strict):
     solver: NonlinearSolver = NonlinearSolver()
 
 
+class CohesiveLaw(Strict):
+    """Bilinear mixed-mode traction-separation law (docs/cohesive.md), SI units."""
+
+    stiffness: Annotated[float, Field(gt=0.0, allow_inf_nan=False)]  # Pa/m (penalty)
+    strength_normal: Annotated[float, Field(gt=0.0, allow_inf_nan=False)]  # Pa
+    strength_shear: Annotated[float, Field(gt=0.0, allow_inf_nan=False)]  # Pa
+    toughness_normal: Annotated[float, Field(gt=0.0, allow_inf_nan=False)]  # G_Ic, J/m^2
+    toughness_shear: Annotated[float, Field(gt=0.0, allow_inf_nan=False)]  # G_IIc, J/m^2
+    bk_exponent: Annotated[float, Field(gt=0.0, le=10.0)] = 2.0  # Benzeggagh-Kenane eta
+    # damage relaxation time in units of the load factor (0: none); see docs/cohesive.md
+    viscosity: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = 0.0
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _separations(self):
+        for mode in ("normal", "shear"):
+            s, g = getattr(self, f"strength_{mode}"), getattr(self, f"toughness_{mode}")
+            if 2 * g / s <= s / self.stiffness:
+                raise ValueError(
+                    f"{mode}: final separation 2 G/strength = {2 * g / s:.3g} m is not beyond "
+                    f"the onset strength/stiffness = {s / self.stiffness:.3g} m; raise "
+                    "stiffness or toughness_" + mode + ", or lower strength_" + mode)
+        return self
+
+
+class InterfacePressure(Strict):
+    """Pressure on both faces of the predelaminated segment, opening it: ``value`` (Pa),
+    or ``overpotential`` (V) converted by sigma V_m = F dphi with the metal's molar volume."""
+
+    value: Annotated[float, Field(ge=0.0, le=1e11, allow_inf_nan=False)] | None = None
+    overpotential: Annotated[float, Field(ge=0.0, le=5.0, allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.value is None) == (self.overpotential is None):
+            raise ValueError("give exactly one of 'value' (Pa) or 'overpotential' (V)")
+        return self
+
+
+class Cohesive(Strict):
+    """M2: elasticity with displacement jumps on cohesive interfaces (docs/cohesive.md).
+
+    Loads (boundary values, pressure, eigenstrain) are scaled by the load factor
+    ``load_path(t)``: piecewise linear through the [t, factor] points (default factor = t),
+    so a path can unload and reload."""
+
+    degree: Literal[1, 2] = 2
+    interfaces: list[str] | None = None  # default: the metal / first-coating interface
+    law: CohesiveLaw
+    pressure: InterfacePressure | None = None
+    eigenstrain: list[Eigenstrain] = []
+    boundary_conditions: list[BoundaryCondition] = Field(min_length=1)
+    load_path: list[Annotated[list[Finite], Field(min_length=2, max_length=2)]] | None = None
+    solver: NonlinearSolver = NonlinearSolver()
+
+    @field_validator("load_path")
+    @classmethod
+    def _increasing(cls, v):
+        if v is not None:
+            ts = [p[0] for p in v]
+            if len(v) < 2 or any(b <= a for a, b in zip(ts[:-1], ts[1:], strict=True)):
+                raise ValueError("give at least two [t, factor] points with increasing t")
+        return v
+
+
+PHYSICS = ("elasticity", "electrodeposition", "cohesive")
+
+
 class Physics(Strict):
     """One physics per case for now (couplings come with their issues)."""
 
     elasticity: Elasticity | None = None
     electrodeposition: Electrodeposition | None = None
+    cohesive: Cohesive | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self):
-        given = [k for k in ("elasticity", "electrodeposition") if getattr(self, k) is not None]
+        given = [k for k in PHYSICS if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of 'elasticity' or 'electrodeposition' "
+            raise ValueError(f"give exactly one of {', '.join(repr(p) for p in PHYSICS)} "
                              f"(got {', '.join(given) or 'none'}); coupled physics are not "
                              "available yet")
         return self
 
     @property
     def name(self) -> str:
-        return "elasticity" if self.elasticity is not None else "electrodeposition"
+        return next(k for k in PHYSICS if getattr(self, k) is not None)
 
 
 class StopCondition(Strict):

@@ -186,7 +186,8 @@ class _LayeredModel:
                 breaks = []
                 if k == 0 and pd is not None:
                     cx, half = pd.center[0] / self.L, pd.length / 2 / self.L
-                    breaks = [cx - half, cx + half]
+                    # a segment may run into a side wall (a symmetry plane): no break there
+                    breaks = [b for b in (cx - half, cx + half) if 0.0 < b < self.W]
                 tools += [(1, t) for t in self._curve(k, breaks)]
             else:
                 face = self._surface(k)
@@ -259,9 +260,17 @@ class _LayeredModel:
                      for t in groups.get(n, [])]
             on_wall = {t for _, t in gmsh.model.getBoundary(walls, combined=False,
                                                             oriented=False)}
+            cx = g.predelamination.center[0] / self.L
+            half = g.predelamination.length / 2 / self.L
             for t in list(groups[inter[0]]):
-                ends = gmsh.model.getBoundary([(dim - 1, t)], combined=False, oriented=False)
-                if not on_wall & {e for _, e in ends}:
+                if dim == 2:  # the piece whose middle lies in the segment (may touch a wall)
+                    bb = bounding_box(dim - 1, t)
+                    debonded = abs(0.5 * (bb[0, 0] + bb[1, 0]) - cx) < half
+                else:  # the disc: the piece whose boundary does not touch the walls
+                    ends = gmsh.model.getBoundary([(dim - 1, t)], combined=False,
+                                                  oriented=False)
+                    debonded = not on_wall & {e for _, e in ends}
+                if debonded:
                     groups[inter[0]].remove(t)
                     groups["predelaminated"].append(t)
             outer.append("predelaminated")

@@ -135,6 +135,19 @@ def _check_predelamination(case) -> None:
         raise GeometryError(f"{key}.center: expected {dim - 1} coordinate(s) {want} in {dim}D, "
                             f"got {len(pd.center)}")
     half = pd.length / 2
+    if dim == 2:  # a segment may run into one side wall (a symmetry plane), not both
+        c = pd.center[0]
+        lo, hi = max(c - half, 0.0), min(c + half, g.width)
+        if not hi > lo or (lo == 0.0 and hi == g.width):
+            raise GeometryError(f"{key}: the debonded segment x in [{c - half:g}, {c + half:g}] "
+                                f"m must overlap the interface (x in [0, {g.width:g}] m) and "
+                                "leave part of it bonded; move its center or shorten its length")
+        for b in (lo, hi):
+            if 0.0 < b < g.width and min(b, g.width - b) < 1e-3 * g.width:
+                raise GeometryError(f"{key}: an end of the debonded segment (x = {b:g} m) is "
+                                    "within 0.1% of the width from a side wall; put the end on "
+                                    "the wall (center - length/2 <= 0) or further from it")
+        return
     for c, (name, ext) in zip(pd.center, [("x", g.width), ("y", g.depth)], strict=False):
         if not (c - half > 0.0 and c + half < ext):
             raise GeometryError(f"{key}: the debonded {'segment' if dim == 2 else 'disc'} "

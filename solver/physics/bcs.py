@@ -27,11 +27,51 @@ def _facets(geo, name: str, key: str) -> np.ndarray:
     return geo.facet_tags.find(geo.boundaries[name])
 
 
+def _allowed_tags(geo, bc, regions, key: str) -> set[int] | None:
+    """Cell tags a condition may act on: the bc's own ``region`` and the field's
+    ``regions`` (None: all)."""
+    tags = None if regions is None else {geo.regions[r] for r in regions}
+    if getattr(bc, "region", None) is not None:
+        if bc.region not in geo.regions:
+            raise CaseError(f"{key}.region: unknown region '{bc.region}'; known: "
+                            f"{', '.join(geo.regions)}")
+        own = {geo.regions[bc.region]}
+        tags = own if tags is None else tags & own
+    return tags
+
+
+def region_indicator(geo, tags: set[int]) -> dolfinx.fem.Function:
+    """DG0 function: 1 on cells whose tag is in ``tags``, 0 elsewhere."""
+    V0 = dolfinx.fem.functionspace(geo.mesh, ("DG", 0))
+    chi = dolfinx.fem.Function(V0)
+    for t in tags:
+        chi.x.array[V0.dofmap.list[geo.cell_tags.find(t), 0]] = 1.0
+    chi.x.scatter_forward()
+    return chi
+
+
+def facets_next_to(geo, facets: np.ndarray, tags: set[int]) -> np.ndarray:
+    """The facets among ``facets`` that touch a cell whose tag is in ``tags``."""
+    mesh = geo.mesh
+    tdim = mesh.topology.dim
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    f2c = mesh.topology.connectivity(tdim - 1, tdim)
+    n = mesh.topology.index_map(tdim)
+    tag_of = np.full(n.size_local + n.num_ghosts, -1, dtype=np.int32)
+    tag_of[geo.cell_tags.indices] = geo.cell_tags.values
+    wanted = np.isin(tag_of, list(tags))
+    keep = [f for f in facets if wanted[f2c.links(f)].any()]
+    return np.asarray(keep, dtype=np.int32)
+
+
 class _Dirichlet:
-    def __init__(self, V, geo, bc, key: str):
+    def __init__(self, V, geo, bc, key: str, regions=None):
         self.dim = geo.dim
         fdim = self.dim - 1
         facets = _facets(geo, bc.boundary, key)
+        tags = _allowed_tags(geo, bc, regions, key)
+        if tags is not None:
+            facets = facets_next_to(geo, facets, tags)
         if bc.type == "clamped":
             comps = {i: 0.0 for i in range(self.dim)}
         elif bc.type == "roller":
@@ -58,9 +98,11 @@ class _Dirichlet:
 
 
 class _Neumann:
-    def __init__(self, V, geo, bc, key: str):
+    def __init__(self, V, geo, bc, key: str, regions=None):
         _facets(geo, bc.boundary, key)
         self.tag = geo.boundaries[bc.boundary]
+        tags = _allowed_tags(geo, bc, regions, key)
+        self.chi = None if tags is None else region_indicator(geo, tags)
         self.dim = geo.dim
         self.dirichlet = []
         if bc.type == "pressure":
@@ -76,14 +118,20 @@ class _Neumann:
     def form(self, v, ds):
         if self.kind == "pressure":
             n = ufl.FacetNormal(v.ufl_function_space().mesh)
-            return -self.c[0] * ufl.dot(n, v) * ds(self.tag)
-        return ufl.dot(self.c, v) * ds(self.tag)
+            t = -self.c[0] * n
+        else:
+            t = self.c
+        if self.chi is not None:
+            t = self.chi * t
+        return ufl.dot(t, v) * ds(self.tag)
 
 
-def build(V, geo, bcs, key: str = "physics.elasticity.boundary_conditions"):
+def build(V, geo, bcs, key: str = "physics.elasticity.boundary_conditions", regions=None):
+    """Conditions on V; ``regions`` (names) restricts them to those regions' boundary
+    facets (a displacement field that lives on part of the domain)."""
     out = []
     for i, bc in enumerate(bcs):
         k = f"{key}[{i}]"
         cls = _Neumann if bc.type in ("traction", "pressure") else _Dirichlet
-        out.append(cls(V, geo, bc, k))
+        out.append(cls(V, geo, bc, k, regions))
     return out

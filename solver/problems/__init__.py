@@ -12,6 +12,10 @@ def build_problem(case, geo, materials):
         from solver.problems.elasticity import ElasticityProblem
 
         return ElasticityProblem(case, geo, materials)
+    if case.physics.cohesive is not None:
+        from solver.problems.cohesive import CohesiveProblem
+
+        return CohesiveProblem(case, geo, materials)
     from solver.problems.electrodeposition_case import ElectrodepositionRun
 
     return ElectrodepositionRun.from_case(case, geo, materials)
