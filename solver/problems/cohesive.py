@@ -273,28 +273,31 @@ class CohesiveProblem:
         return cz.traction(jump, n, dn, d, self.law, cz.UFL)
 
     def _reaction_setup(self):
-        """Residual tested with the unit field of the first non-zero displacement
-        condition's main component: the reaction force there (N, or N/m in 2D)."""
+        """Reaction forces of the first non-zero displacement condition: the residual
+        tested with the unit field of each prescribed component on its dofs (N, or N/m in
+        2D). Returns (main component, its prescribed value, {component: form}) or None."""
         for j, bc in enumerate(self.cfg.boundary_conditions):
             if bc.type != "displacement":
                 continue
             vals = [abs(v) if v is not None else 0.0 for v in bc.value]
             if max(vals) == 0:
                 continue
-            comp = int(np.argmax(vals))
-            forms = []
-            for k in range(len(self.parts)):
-                obj = self.bcs[k][j]
-                if comp not in obj.constants:
+            forms = {}
+            for comp, v in enumerate(bc.value):
+                if v is None:
                     continue
-                wk = dolfinx.fem.Function(self.V[k])
-                dbc = obj.dirichlet[list(obj.constants).index(comp)]
-                idx, _ = dbc.dof_indices()
-                wk.x.array[idx] = 1.0
-                wk.x.scatter_forward()
-                forms.append(ufl.replace(self.F[k], {ufl.TestFunction(self.V[k]): wk}))
-            if forms:
-                return dolfinx.fem.form(sum(forms[1:], forms[0])), bc.value[comp]
+                terms = []
+                for k in range(len(self.parts)):
+                    obj = self.bcs[k][j]
+                    wk = dolfinx.fem.Function(self.V[k])
+                    dbc = obj.dirichlet[list(obj.constants).index(comp)]
+                    idx, _ = dbc.dof_indices()
+                    wk.x.array[idx] = 1.0
+                    wk.x.scatter_forward()
+                    terms.append(ufl.replace(self.F[k], {ufl.TestFunction(self.V[k]): wk}))
+                forms[comp] = dolfinx.fem.form(sum(terms[1:], terms[0]))
+            main = int(np.argmax(vals))
+            return main, bc.value[main], forms
         return None
 
     # ------------------------------------------------------------------ stepping interface
@@ -430,8 +433,10 @@ class CohesiveProblem:
         if "predelaminated" in self.geo.boundaries:
             out["nucleation_length_m"] = self.comm.allreduce(nucleation, op=MPI.MAX)
         if self._reaction is not None:
-            form, value = self._reaction
-            out["reaction_force_N"] = assemble_scalar(form)
+            main, value, forms = self._reaction
+            for comp, form in forms.items():
+                out[f"reaction_force_{'xyz'[comp]}_N"] = assemble_scalar(form)
+            out["reaction_force_N"] = out[f"reaction_force_{'xyz'[main]}_N"]
             out["applied_displacement_m"] = self.amplitude(self.t) * value
         return out
 
@@ -449,6 +454,8 @@ class CohesiveProblem:
                 "nucleation_length_m", "dissipated_energy_J", "strain_energy_J"]
         if self._reaction is None:
             cols = [c for c in cols if c not in ("reaction_force_N", "applied_displacement_m")]
+        else:
+            cols += [f"reaction_force_{'xyz'[c]}_N" for c in self._reaction[2]]
         if "predelaminated" not in self.geo.boundaries:
             cols.remove("nucleation_length_m")
         return cols
