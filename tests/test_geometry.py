@@ -212,6 +212,17 @@ def test_predelamination_length_2d():
     assert mm.region("sei") == pytest.approx(UM * 20e-9, rel=1e-10)
 
 
+def test_predelamination_at_a_wall_2d():
+    """A segment running into the left wall (a symmetry plane): centre 0, length 0.5 um
+    debonds x in [0, 0.25] um; the rest (0.75 um) stays bonded (1 %)."""
+    case = make_case(layered(coatings=[{"name": "sei", "material": "LiF", "thickness": 20e-9}],
+                             predelamination={"center": [0.0], "length": 0.5 * UM}))
+    geo = build_geometry(case, COMM)
+    mm = Measure(geo)
+    assert mm.interior("predelaminated") == pytest.approx(0.25 * UM, rel=0.01)
+    assert mm.interior("interface_metal_sei") == pytest.approx(0.75 * UM, rel=0.01)
+
+
 def test_second_order_geometry():
     """geometry_order 2 gives a quadratic coordinate element and the metal area of the bump
     case within 1e-6 of the exact integral."""
@@ -366,8 +377,15 @@ BAD = [
     ("predelamination without coating", layered(
         predelamination={"center": [0.5 * UM], "length": 0.2 * UM}), 2,
      "geometry.predelamination", "needs at least one coating"),
-    ("predelamination beyond the side", layered(
-        coatings=[SEI], predelamination={"center": [0.9 * UM], "length": 0.4 * UM}), 2,
+    ("predelamination over the whole interface", layered(
+        coatings=[SEI], predelamination={"center": [0.5 * UM], "length": 1.2 * UM}), 2,
+     "geometry.predelamination", "leave part of it bonded"),
+    ("predelamination end next to a wall", layered(
+        coatings=[SEI], predelamination={"center": [0.2 * UM], "length": 0.3996 * UM}), 2,
+     "geometry.predelamination", "within 0.1%"),
+    ("3D predelamination beyond the side", layered(
+        coatings=[SEI], depth=UM,
+        predelamination={"center": [0.9 * UM, 0.5 * UM], "length": 0.4 * UM}), 3,
      "geometry.predelamination", "not strictly inside"),
     ("predelamination centre in 3D needs 2 coords", layered(
         coatings=[SEI], depth=UM, predelamination={"center": [0.5 * UM], "length": 0.2 * UM}),
