@@ -199,3 +199,41 @@ def test_physics_exactly_one_and_phase_field_needs_electrolyte():
         d["physics"] = {"electrodeposition": {"applied_potential": -0.1,
                                               "overrides": {"kapa0": 1e-6}}}
     _bad(bad_override, "physics.electrodeposition.overrides.kapa0", "kappa0")
+
+
+SEED001 = yaml.safe_load((ROOT / "cases" / "seed001_li_quick.yaml").read_text())
+
+
+@pytest.mark.parametrize("path,value,key,text", [
+    ("physics.cohesive.interfaces", "[interface_metal_foo]",
+     "physics.cohesive.interfaces[0]", "interface_metal_sei"),
+    ("physics.cohesive.law.toughness_normal", "1e-12", "physics.cohesive.law",
+     "final separation"),
+    ("physics.cohesive.pressure.overpotential", "0.01", "physics.cohesive.pressure",
+     "exactly one"),
+    ("physics.cohesive.boundary_conditions[0].region", "sie",
+     "physics.cohesive.boundary_conditions[0].region", "unknown region"),
+    ("physics.cohesive.load_path", "[[0, 0], [0.5, 1]]", "physics.cohesive.load_path",
+     "cover the run"),
+    ("physics.cohesive.load_path", "[[0, 0], [0, 1]]", "physics.cohesive.load_path",
+     "increasing t"),
+    ("geometry.predelamination.length", "5e-7", "geometry.predelamination",
+     "leave part of it bonded"),
+])
+def test_cohesive_rejections(path, value, key, text):
+    """M2 cases: unknown interfaces, a law whose final separation is not beyond its onset,
+    both pressure forms, unknown bc regions, a load path not covering the run, a debonded
+    segment covering the whole interface."""
+    data = copy.deepcopy(SEED001)
+    apply_overrides(data, [f"{path}={value}"])
+    with pytest.raises(CaseError) as e:
+        parse_case(data)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith(key) and text in msg, msg
+
+
+def test_cohesive_pressure_needs_predelamination():
+    data = copy.deepcopy(SEED001)
+    del data["geometry"]["predelamination"]
+    with pytest.raises(CaseError, match=r"^physics.cohesive.pressure: .*predelaminated"):
+        parse_case(data)

@@ -201,3 +201,16 @@ def test_interrupted_run_restarts_on_other_rank_count(tmp_path):
         assert m["b"][key] > 0 or key == "damaged_length_m"
         for other in ("a", "c"):
             assert m[other][key] == pytest.approx(m["b"][key], rel=1e-8, abs=1e-20), key
+
+
+def test_pressure_from_overpotential():
+    """pressure.overpotential dphi gives p = F dphi / V_m with the metal's molar volume:
+    13.5 mV on Li (13.0 cm^3/mol) is 100 MPa, on Na (23.75 cm^3/mol) 54.8 MPa."""
+    for metal, vm in (("li", 1.300e-5), ("na", 2.375e-5)):
+        data = yaml.safe_load((ROOT / "cases" / f"seed001_{metal}_quick.yaml").read_text())
+        data["physics"]["cohesive"]["pressure"] = {"overpotential": 0.0135}
+        case = parse_case(data)
+        mats = resolve_materials({}, load_library())
+        prob = CohesiveProblem(case, build_geometry(case, MPI.COMM_WORLD), mats)
+        assert prob.p_value == pytest.approx(96485.33212 * 0.0135 / vm, rel=1e-12)
+        prob.destroy()
