@@ -43,10 +43,10 @@ LAW = {"stiffness": 1e12, "strength_normal": 1e6, "strength_shear": 1.5e6,
        "toughness_normal": 5.0, "toughness_shear": 10.0, "bk_exponent": 2.0}
 
 
-def _patch_case(top: list[float], path, degree=1, law=None):
+def _patch_case(top: list[float], path, degree=1, law=None, dim=2):
     return parse_case({
-        "name": "patch", "dimension": 2,
-        "geometry": {"kind": "layered", "width": W,
+        "name": "patch", "dimension": dim,
+        "geometry": {"kind": "layered", "width": W, **({"depth": W} if dim == 3 else {}),
                      "metal": {"material": "rigid", "thickness": W / 2},
                      "coatings": [{"name": "block", "material": "rigid", "thickness": W / 2}],
                      "mesh": {"elements_through_thinnest_layer": 2}},
@@ -87,25 +87,30 @@ def _bilinear(delta_path, d0, df, K):
 PATH = [[0.0, 0.0], [0.4, 0.5], [0.6, 0.2], [1.0, 1.2]]  # x final separation
 
 
-@pytest.mark.parametrize("mode,degree", [("normal", 1), ("shear", 1), ("normal", 2)])
-def test_patch_load_unload_reload(mode, degree):
-    """Uniform separation follows the bilinear law, unloads on the secant, reloads on it."""
+@pytest.mark.parametrize("mode,degree,dim", [("normal", 1, 2), ("shear", 1, 2),
+                                             ("normal", 2, 2), ("normal", 1, 3),
+                                             ("shear", 1, 3)])
+def test_patch_load_unload_reload(mode, degree, dim):
+    """Uniform separation follows the bilinear law, unloads on the secant, reloads on it
+    (2D P1/P2, 3D P1)."""
     K = LAW["stiffness"]
     N, G = (LAW["strength_normal"], LAW["toughness_normal"]) if mode == "normal" else \
         (LAW["strength_shear"], LAW["toughness_shear"])
     d0, df = N / K, 2 * G / N
-    top = [0.0, df] if mode == "normal" else [df, 0.0]
-    rows = _run(_patch_case(top, PATH, degree))[1:]
-    comp = "y" if mode == "normal" else "x"
+    top = [0.0] * (dim - 1) + [df] if mode == "normal" else [df] + [0.0] * (dim - 1)
+    rows = _run(_patch_case(top, PATH, degree, dim=dim))[1:]
+    comp = "xyz"[dim - 1] if mode == "normal" else "x"
     sep = np.array([r["applied_displacement_m"] for r in rows])
-    traction = np.array([r[f"reaction_force_{comp}_N"] for r in rows]) / W
+    area = W if dim == 2 else W * W  # per metre of depth in 2D
+    traction = np.array([r[f"reaction_force_{comp}_N"] for r in rows]) / area
     opening = np.array([r["max_opening_m"] for r in rows])
     assert np.allclose(opening, np.abs(sep), rtol=1e-4, atol=1e-6 * df)
     expect = _bilinear(opening, d0, df, K)
     assert np.abs(traction - expect).max() < 1e-5 * N, np.c_[opening, traction, expect]
     # the path visits every branch: elastic, softening, unloading, reloading, separated
     assert traction.max() > 0.95 * N and expect[-1] == 0.0
-    assert rows[-1]["delamination_length_m"] == pytest.approx(W, rel=1e-9)
+    full = W if dim == 2 else 2 * math.sqrt(W * W / math.pi)  # 3D: equal-area diameter
+    assert rows[-1]["delamination_length_m"] == pytest.approx(full, rel=1e-9)
 
 
 @pytest.mark.parametrize("B", [0.25, 0.5, 0.8])
@@ -214,3 +219,72 @@ def test_pressure_from_overpotential():
         prob = CohesiveProblem(case, build_geometry(case, MPI.COMM_WORLD), mats)
         assert prob.p_value == pytest.approx(96485.33212 * 0.0135 / vm, rel=1e-12)
         prob.destroy()
+
+
+def test_two_cohesive_interfaces_in_series():
+    """Three stiff layers, both interfaces cohesive (three displacement fields). The first
+    interface starts with damage 0.5 (a preset history), so its peak traction is
+    0.5 K delta* with d(delta*) = 0.5, delta* = 2 df d0 / (df + d0) (0.909 MPa here):
+    pulling the top layer, it fails completely while the intact one never reaches its
+    onset (no damage), and the tractions in series peak at that value (2%)."""
+    data = {
+        "name": "stack", "dimension": 2,
+        "geometry": {"kind": "layered", "width": W,
+                     "metal": {"material": "rigid", "thickness": W / 2},
+                     "coatings": [{"name": "a", "material": "rigid", "thickness": W / 4},
+                                  {"name": "b", "material": "rigid", "thickness": W / 4}],
+                     "mesh": {"elements_through_thinnest_layer": 2}},
+        "materials": {"rigid": {"youngs_modulus": 1e14, "poisson_ratio": 0.0}},
+        "physics": {"cohesive": {
+            "degree": 1, "law": LAW, "interfaces": ["interface_metal_a", "interface_a_b"],
+            "boundary_conditions": [{"type": "clamped", "boundary": "bottom"},
+                                    {"type": "displacement", "boundary": "top",
+                                     "value": [0.0, 1.2e-5]}]}},
+        "stepping": {"end": 1.0, "dt": 0.01},
+    }
+    case = parse_case(data)
+    mats = resolve_materials({k: v.model_dump(exclude_none=True)
+                              for k, v in case.materials.items()}, load_library())
+    prob = CohesiveProblem(case, build_geometry(case, MPI.COMM_WORLD), mats)
+    assert prob.parts == [["metal"], ["a"], ["b"]]
+    prob.dmg[0].x.array[prob.coh_nodes[0]] = 0.5
+    rows = []
+    Stepper(case.stepping, MPI.COMM_WORLD).run(
+        prob, Clock(0, 0.0, case.stepping.dt0), lambda si: rows.append(prob.metrics()) or
+        rows[-1])
+    comm = MPI.COMM_WORLD
+    dmin0 = comm.allreduce(float(prob.dmg[0].x.array[prob.coh_nodes[0]].min(initial=1.0)),
+                           op=MPI.MIN)
+    dmax1 = comm.allreduce(float(prob.dmg[1].x.array[prob.coh_nodes[1]].max(initial=0.0)),
+                           op=MPI.MAX)
+    traction = np.array([r["reaction_force_y_N"] for r in rows]) / W
+    prob.destroy()
+    K, N, G = LAW["stiffness"], LAW["strength_normal"], LAW["toughness_normal"]
+    d0, df = N / K, 2 * G / N
+    peak = 0.5 * K * 2 * df * d0 / (df + d0)
+    assert dmin0 == pytest.approx(1.0) and dmax1 == 0.0, (dmin0, dmax1)
+    assert traction.max() == pytest.approx(peak, rel=0.02)
+    assert abs(traction[-1]) < 1e-6 * N
+
+
+@pytest.mark.serial
+def test_runaway_delamination_is_reported(tmp_path):
+    """A debonded seed of 20 nm under 200 MPa (pressure control): the film's crack runs
+    away (unstable, no equilibrium at that pressure). The run must stop with exit code 3, a
+    one-line error that names the snap-back and the remedies, and keep the last good
+    checkpoint."""
+    import subprocess
+
+    from conftest import clean_env, solver_cmd
+
+    out = tmp_path / "run"
+    r = subprocess.run(solver_cmd(
+        "run", "cases/seed001_li_quick.yaml", "-o", str(out), "--no-figures",
+        "--set", "geometry.predelamination.length=4e-8",
+        "--set", "physics.cohesive.pressure.value=2e8", "--set", "stepping.dt_min=1e-3"),
+        capture_output=True, text=True, cwd=ROOT, env=clean_env())
+    assert r.returncode == 3, r.stderr
+    err = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(err) == 1 and "snap-back" in err[0] and "viscosity" in err[0], r.stderr
+    assert "Traceback" not in r.stderr
+    assert (out / "checkpoint" / "latest").exists()
