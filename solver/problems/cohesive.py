@@ -245,21 +245,19 @@ class CohesiveProblem:
             on = norm > 0
             n.x.array.reshape(-1, self.dim)[on] = arr[on] / norm[on, None]
             self.normals.append(n)
-            # nodes of the cohesive facets themselves
-            one = dolfinx.fem.assemble_vector(dolfinx.fem.form(
-                ufl.TestFunction(self.Vs)("+") * self.dS_nodal(itf.tag)))
-            one.scatter_reverse(dolfinx.la.InsertMode.add)
-            one.scatter_forward()
-            self.coh_nodes.append(np.flatnonzero(one.array > 0).astype(np.int32))
-            if i == 0 and pd is not None:
-                self.pd_nodes = np.flatnonzero(on & ~(one.array > 0)).astype(np.int32)
-                # the crack-tip nodes belong to both: add them back
-                onepd = dolfinx.fem.assemble_vector(dolfinx.fem.form(
-                    ufl.TestFunction(self.Vs)("+") * self.dS_nodal(pd)))
-                onepd.scatter_reverse(dolfinx.la.InsertMode.add)
-                onepd.scatter_forward()
-                self.pd_nodes = np.flatnonzero(onepd.array > 0).astype(np.int32)
+            self.coh_nodes.append(self._nodes_on(itf.tag))
+            if i == 0 and pd is not None:  # (its tip nodes are in both sets)
+                self.pd_nodes = self._nodes_on(pd)
         self.n_owned_nodes = imap.size_local
+
+    def _nodes_on(self, tag: int) -> np.ndarray:
+        """Local node (block) indices on the facets ``tag`` (ghosts included, agreed across
+        ranks): where the nodal-quadrature weights sum to more than zero."""
+        one = dolfinx.fem.assemble_vector(dolfinx.fem.form(
+            ufl.TestFunction(self.Vs)("+") * self.dS_nodal(tag)))
+        one.scatter_reverse(dolfinx.la.InsertMode.add)
+        one.scatter_forward()
+        return np.flatnonzero(one.array > 0).astype(np.int32)
 
     def _traction(self, i: int, itf: Interface):
         """UFL traction at the interface nodes (damage never below its history)."""
