@@ -477,8 +477,11 @@ class CohesiveProblem:
                 nodes = np.union1d(nodes, self.pd_nodes).astype(np.int32)
             dn, ds, _, _, _ = self.nodal(i, nodes)
             own = nodes < self.n_owned_nodes
-            r = np.column_stack([X[nodes], np.full(len(nodes), i), dn, ds,
-                                 self.dmg[i].x.array[nodes], self.mix[i].x.array[nodes]])
+            dmg = self.dmg[i].x.array[nodes].copy()
+            if i == 0 and len(self.pd_nodes):  # the predelaminated segment is debonded
+                dmg[~np.isin(nodes, self.coh_nodes[0])] = 1.0
+            r = np.column_stack([X[nodes], np.full(len(nodes), i), dn, ds, dmg,
+                                 self.mix[i].x.array[nodes]])
             rows.append(r[own])
         header = ["x", "y", "z"][: self.dim] + ["interface", "opening_normal_m", "slip_m",
                                                 "damage", "mode_mixity"]
@@ -487,6 +490,19 @@ class CohesiveProblem:
         if allrows is not None and len(allrows):
             allrows = allrows[np.lexsort((allrows[:, 0], allrows[:, self.dim]))]
         return header, allrows
+
+    def stress_metrics(self) -> dict:
+        """Largest von Mises stress per region (Pa) from its part's displacement."""
+        from solver.postprocess import region_extremum
+
+        Q = dolfinx.fem.functionspace(self.mesh, ("DG", max(self.cfg.degree - 1, 0)))
+        out = {}
+        for k, part in enumerate(self.parts):
+            vm = el.von_mises(el.stress(self.u[k], self.matlaw, self.eps0, self.dim))
+            for r in part:
+                out[f"max_von_mises_Pa_{r}"] = region_extremum(vm, Q, self.geo, r)
+        out["max_von_mises_Pa"] = max(out.values())
+        return out
 
     def finish(self, out, draw: bool) -> dict:
         header, rows = self.interface_rows()
@@ -506,7 +522,7 @@ class CohesiveProblem:
             figures.plot_profile(out.figures / "interface_damage.png",
                                  {"damage": (x, rows[:, self.dim + 3])},
                                  "x (um)", "damage", "interface damage", xscale=1e6)
-        return {}
+        return self.stress_metrics()
 
     def destroy(self) -> None:
         popts.clear(self.prefix, self._options)
