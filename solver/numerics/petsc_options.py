@@ -96,3 +96,12 @@ def clear(prefix: str, options: Mapping) -> None:
     db = PETSc.Options()
     for k in options:
         db.delValue(prefix + k)
+
+
+def destroy_nonlinear(problem, prefix: str, options: Mapping) -> None:
+    """Free a dolfinx NonlinearProblem's PETSc objects and its options (collective)."""
+    clear(prefix, options)
+    for name in ("_snes", "_A", "_b", "_x", "_P_mat"):
+        obj = getattr(problem, name, None)
+        if obj is not None:
+            obj.destroy()

@@ -38,6 +38,8 @@ history update at the nodes evaluate the same expressions.
 
 from __future__ import annotations
 
+import operator
+from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,28 +48,10 @@ import solver.compat  # noqa: F401
 import ufl
 
 
-class _UFLOps:
-    max = staticmethod(ufl.max_value)
-    min = staticmethod(ufl.min_value)
-    sqrt = staticmethod(ufl.sqrt)
-
-    @staticmethod
-    def pow(a, b):
-        return a**b
-
-
-class _NumpyOps:
-    max = staticmethod(np.maximum)
-    min = staticmethod(np.minimum)
-    sqrt = staticmethod(np.sqrt)
-
-    @staticmethod
-    def pow(a, b):
-        return np.power(a, b)
-
-
-UFL = _UFLOps()
-NUMPY = _NumpyOps()
+# the few operations the law needs, for UFL forms and for numpy arrays at the nodes
+Ops = namedtuple("Ops", "max min sqrt pow")
+UFL = Ops(ufl.max_value, ufl.min_value, ufl.sqrt, operator.pow)
+NUMPY = Ops(np.maximum, np.minimum, np.sqrt, np.power)
 
 
 @dataclass(frozen=True)

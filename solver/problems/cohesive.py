@@ -525,8 +525,4 @@ class CohesiveProblem:
         return self.stress_metrics()
 
     def destroy(self) -> None:
-        popts.clear(self.prefix, self._options)
-        for name in ("_snes", "_A", "_b", "_x", "_P_mat"):
-            obj = getattr(self._problem, name, None)
-            if obj is not None:
-                obj.destroy()
+        popts.destroy_nonlinear(self._problem, self.prefix, self._options)
