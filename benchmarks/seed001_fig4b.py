@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 THICKNESS = [4e-9, 8e-9, 12e-9, 16e-9, 20e-9]
 OUT = ROOT / "runs" / "seed001"
@@ -37,9 +39,8 @@ def sweep(metal: str, np_: int) -> dict[float, dict]:
     res = {}
     for p in _points(out):
         m = json.loads((p / "metrics.json").read_text())
-        case = (p / "case.yaml").read_text()
-        t = next(x for x in THICKNESS if f"{x:g}" in p.name or f"thickness: {x:g}" in case
-                 or f"thickness: {x}" in case)
+        case = yaml.safe_load((p / "case.yaml").read_text())
+        t = min(THICKNESS, key=lambda x: abs(x - case["geometry"]["coatings"][0]["thickness"]))
         rows = list(csv.DictReader(open(p / "history.csv")))
         res[t] = {"nucleation_m": m["nucleation_length_m"], "wall_s": m["wall_time_s"],
                   "newton_per_step": sum(int(r["newton_iterations"]) for r in rows)

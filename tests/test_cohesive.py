@@ -222,7 +222,8 @@ def test_pressure_from_overpotential():
 
 
 def test_two_cohesive_interfaces_in_series():
-    """Three stiff layers, both interfaces cohesive (three displacement fields). The first
+    """Three stiff layers, both interfaces cohesive (three displacement fields; listed top
+    first, they are ordered bottom up). The first
     interface starts with damage 0.5 (a preset history), so its peak traction is
     0.5 K delta* with d(delta*) = 0.5, delta* = 2 df d0 / (df + d0) (0.909 MPa here):
     pulling the top layer, it fails completely while the intact one never reaches its
@@ -236,7 +237,7 @@ def test_two_cohesive_interfaces_in_series():
                      "mesh": {"elements_through_thinnest_layer": 2}},
         "materials": {"rigid": {"youngs_modulus": 1e14, "poisson_ratio": 0.0}},
         "physics": {"cohesive": {
-            "degree": 1, "law": LAW, "interfaces": ["interface_metal_a", "interface_a_b"],
+            "degree": 1, "law": LAW, "interfaces": ["interface_a_b", "interface_metal_a"],
             "boundary_conditions": [{"type": "clamped", "boundary": "bottom"},
                                     {"type": "displacement", "boundary": "top",
                                      "value": [0.0, 1.2e-5]}]}},

@@ -70,13 +70,8 @@ class BilinearLaw:
                   "toughness_shear", "bk_exponent"):
             if not getattr(self, k) > 0:
                 raise ValueError(f"{k} must be positive")
-        for mode, s, g in (("normal", self.strength_normal, self.toughness_normal),
-                           ("shear", self.strength_shear, self.toughness_shear)):
-            if 2 * g / s <= s / self.stiffness:
-                raise ValueError(
-                    f"{mode}: the final separation 2 G / strength = {2 * g / s:.3g} m is not "
-                    f"beyond the onset strength / stiffness = {s / self.stiffness:.3g} m; "
-                    "raise the stiffness or the toughness, or lower the strength")
+        # onset before final separation: checked where a user gives the values
+        # (config.schema.CohesiveLaw)
 
     @property
     def onset_normal(self) -> float:

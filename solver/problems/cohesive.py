@@ -66,7 +66,7 @@ _REASONS = {int(v): f" {k}" for k, v in vars(PETSc.SNES.ConvergedReason).items()
 
 
 class Interface:
-    """One cohesive interface: its facets, the parts either side, nodal data."""
+    """One cohesive interface: its name, facet tag and the parts below and above."""
 
     def __init__(self, name: str, tag: int, below: int, above: int):
         self.name, self.tag, self.below, self.above = name, tag, below, above
@@ -90,9 +90,9 @@ class CohesiveProblem:
 
         # ---- parts: the layer stack split at the cohesive interfaces
         stack = list(geo.regions)
-        names = cohesive_interfaces(case)
         pair = {f"interface_{a}_{b}": i
                 for i, (a, b) in enumerate(zip(stack[:-1], stack[1:], strict=True))}
+        names = sorted(cohesive_interfaces(case), key=pair.__getitem__)  # bottom up
         cuts = sorted(pair[n] for n in names)
         bounds = [0, *[c + 1 for c in cuts], len(stack)]
         self.parts = [stack[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
@@ -100,6 +100,10 @@ class CohesiveProblem:
         self.interfaces = [Interface(n, geo.boundaries[n], part_of[stack[pair[n]]],
                                      part_of[stack[pair[n] + 1]]) for n in names]
         self.part_names = [p[0] for p in self.parts]
+        # the predelaminated segment (facet tag) belongs to the metal / first-coating
+        # interface: used only when that one is cohesive (then it is interfaces[0])
+        self.pd = (geo.boundaries.get("predelaminated")
+                   if self.interfaces and pair[self.interfaces[0].name] == 0 else None)
 
         # ---- fields: one vector space object per part (same layout, distinct for the bcs)
         deg = cfg.degree
@@ -160,8 +164,7 @@ class CohesiveProblem:
         self._options = popts.merge(DEFAULTS, cfg.solver.petsc_options)
         self._problem = dolfinx.fem.petsc.NonlinearProblem(
             self.F, self.u, bcs=self.dirichlet, kind="mpi", petsc_options_prefix=self.prefix)
-        self.snes = self._problem.solver
-        popts.configure(self.snes, self.prefix, self._options,
+        popts.configure(self._problem.solver, self.prefix, self._options,
                         "physics.cohesive.solver.petsc_options")
         self.t = 0.0
         self._increment = None  # (last accepted step's change of each u_k, its dt)
@@ -176,10 +179,10 @@ class CohesiveProblem:
             vb = ufl.TestFunction(self.V[itf.above])
             F[itf.below] -= ufl.dot(T, va("+")) * self.dS_nodal(itf.tag)
             F[itf.above] += ufl.dot(T, vb("+")) * self.dS_nodal(itf.tag)
-        if "predelaminated" in self.geo.boundaries and self.cfg.pressure is not None:
+        if self.pd is not None and self.cfg.pressure is not None:
             a, b = self.interfaces[0].below, self.interfaces[0].above
             nm = self._normal_up(a)
-            pd = self.dS(self.geo.boundaries["predelaminated"])
+            pd = self.dS(self.pd)
             F[a] += self.pressure * ufl.dot(nm, ufl.TestFunction(self.V[a])("+")) * pd
             F[b] -= self.pressure * ufl.dot(nm, ufl.TestFunction(self.V[b])("+")) * pd
         return F
@@ -225,11 +228,11 @@ class CohesiveProblem:
         """Nodal unit normals (area-weighted facet normals, pointing up out of the lower
         part) on each cohesive interface (+ the predelaminated segment for the first), and
         the local node (block) indices there."""
-        geo, V = self.geo, self.V[0]
+        V = self.V[0]
         imap = V.dofmap.index_map
         w = ufl.TestFunction(V)
         self.normals, self.coh_nodes = [], []
-        pd = geo.boundaries.get("predelaminated")
+        pd = self.pd
         self.pd_nodes = np.zeros(0, dtype=np.int32)
         for i, itf in enumerate(self.interfaces):
             nm = self._normal_up(itf.below)
@@ -290,12 +293,16 @@ class CohesiveProblem:
                     wk = dolfinx.fem.Function(self.V[k])
                     dbc = obj.dirichlet[list(obj.constants).index(comp)]
                     idx, _ = dbc.dof_indices()
+                    if not self.comm.allreduce(len(idx), op=MPI.SUM):
+                        continue  # this part has none of the condition's facets
                     wk.x.array[idx] = 1.0
                     wk.x.scatter_forward()
                     terms.append(ufl.replace(self.F[k], {ufl.TestFunction(self.V[k]): wk}))
-                forms[comp] = dolfinx.fem.form(sum(terms[1:], terms[0]))
+                if terms:
+                    forms[comp] = dolfinx.fem.form(sum(terms[1:], terms[0]))
             main = int(np.argmax(vals))
-            return main, bc.value[main], forms
+            if main in forms:
+                return main, bc.value[main], forms
         return None
 
     # ------------------------------------------------------------------ stepping interface
@@ -415,7 +422,7 @@ class CohesiveProblem:
             own = jump[self.coh_nodes[i] < self.n_owned_nodes]
             opening = max(opening, float(np.linalg.norm(own, axis=1).max(initial=0.0)))
         nucleation = -math.inf
-        if len(self.interfaces) and "predelaminated" in self.geo.boundaries:
+        if self.pd is not None:
             dn, _, _, _, jump = self.nodal(0, self.pd_nodes)
             own = self.pd_nodes < self.n_owned_nodes
             opening = max(opening, float(np.linalg.norm(jump[own], axis=1).max(initial=0.0)))
@@ -428,7 +435,7 @@ class CohesiveProblem:
             "dissipated_energy_J": assemble_scalar(f["dissipated"]),
             "strain_energy_J": assemble_scalar(f["energy"]),
         }
-        if "predelaminated" in self.geo.boundaries:
+        if self.pd is not None:
             out["nucleation_length_m"] = self.comm.allreduce(nucleation, op=MPI.MAX)
         if self._reaction is not None:
             main, value, forms = self._reaction
@@ -454,7 +461,7 @@ class CohesiveProblem:
             cols = [c for c in cols if c not in ("reaction_force_N", "applied_displacement_m")]
         else:
             cols += [f"reaction_force_{'xyz'[c]}_N" for c in self._reaction[2]]
-        if "predelaminated" not in self.geo.boundaries:
+        if self.pd is None:
             cols.remove("nucleation_length_m")
         return cols
 
