@@ -151,6 +151,8 @@ def _solve(case: Case, out: RunDirectory, comm, restart: bool, trap) -> tuple[di
                             "checkpoint was written with; restore it or start a new run")
         clock = Clock(st["step"], st["t"], st["dt"])
         problem.set_time(clock.t)
+        if hasattr(problem, "restore_scalar_state"):
+            problem.restore_scalar_state(st.get("scalars", {}))
         out.truncate_history(clock.step)
         segment = f".restart-{clock.step}"
         log.info(f"restarted from {path} (written on {st['written_on_ranks']} ranks): "
@@ -173,7 +175,9 @@ def _solve(case: Case, out: RunDirectory, comm, restart: bool, trap) -> tuple[di
             return
         checkpoint.write(ckdir, c.step, problem.state(),
                          {"t": c.t, "dt": c.dt, "finished": finished,
-                          "case_fingerprint": fingerprint}, comm, keep=ck.keep)
+                          "case_fingerprint": fingerprint,
+                          "scalars": getattr(problem, "scalar_state", dict)()},
+                         comm, keep=ck.keep)
         last_ck.update(step=c.step, wall=time.perf_counter())
 
     def on_step(si):

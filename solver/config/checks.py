@@ -11,6 +11,8 @@ def region_names(case) -> list[str]:
     g = case.geometry
     if g.kind == "polycrystal":
         return [f"grain_{i}" for i in range(g.n_grains)]
+    if g.kind == "plate":
+        return ["plate"]
     names = ["metal"] + [c.name for c in g.coatings]
     if g.electrolyte is not None:
         names.append("electrolyte")
@@ -24,6 +26,8 @@ def boundary_names(case) -> list[str]:
         names += ["front", "back"]
     if g.kind == "polycrystal":
         return names + ["grain_boundaries"]
+    if g.kind == "plate":
+        return names + (["notch"] if g.notch is not None else [])
     stack = region_names(case)
     names += [f"interface_{a}_{b}" for a, b in zip(stack[:-1], stack[1:], strict=True)]
     if g.predelamination is not None:
@@ -35,7 +39,7 @@ def flat_boundaries(case) -> set[str]:
     """Outer boundaries that are planes (rollers need a fixed normal)."""
     g = case.geometry
     flat = {"bottom", "left", "right"} | ({"front", "back"} if case.dimension == 3 else set())
-    if g.kind == "polycrystal" or g.electrolyte is not None or not _perturbed(case):
+    if g.kind in ("polycrystal", "plate") or g.electrolyte is not None or not _perturbed(case):
         flat.add("top")
     return flat
 
@@ -50,6 +54,8 @@ def region_materials(case) -> dict[str, tuple[str, str]]:
     g = case.geometry
     if g.kind == "polycrystal":
         return {"grains": (g.material, "geometry.material")}
+    if g.kind == "plate":
+        return {"plate": (g.material, "geometry.material")}
     out = {"metal": (g.metal.material, "geometry.metal.material")}
     for i, c in enumerate(g.coatings):
         out[c.name] = (c.material, f"geometry.coatings[{i}].material")
@@ -86,6 +92,8 @@ def check_case(case) -> None:
                              if not r.startswith("grain_")])
     elif case.physics.cohesive is not None:
         _check_cohesive(case, mats)
+    elif case.physics.fracture is not None:
+        _check_fracture(case, mats)
     else:
         _check_electrodeposition(case, mats)
     check_geometry(case)
@@ -179,6 +187,41 @@ def _check_cohesive(case, mats) -> None:
             raise CaseError(f"{key}.load_path: its t range [{ts[0]:g}, {ts[-1]:g}] must cover "
                             f"the run, [0, stepping.end = {case.stepping.end:g}]")
     _check_mechanics(case, key, coh, COHESIVE_METRICS)
+
+
+FRACTURE_METRICS = ["load_factor", "reaction_force_N", "applied_displacement_m",
+                    "peak_load_N", "crack_length_m", "dissipated_energy_J",
+                    "strain_energy_J", "max_damage", "staggered_iterations"]
+
+
+def _check_fracture(case, mats) -> None:
+    fr = case.physics.fracture
+    key = "physics.fracture"
+    regions = region_names(case)
+    for i, r in enumerate(fr.unbreakable):
+        if r not in regions:
+            raise CaseError(f"{key}.unbreakable[{i}]: unknown region '{r}'; known: "
+                            f"{', '.join(regions[:12])}")
+    if len(fr.unbreakable) == len(regions):
+        raise CaseError(f"{key}.unbreakable: every region is unbreakable, nothing can crack; "
+                        "remove at least one")
+    for region, (name, mkey) in region_materials(case).items():
+        if region in fr.unbreakable:
+            continue
+        m = mats[name]
+        if m.fracture_toughness is None:
+            raise CaseError(f"{mkey}: material '{name}' has no fracture_toughness (Gc, J/m^2);"
+                            f" give materials.{name}.fracture_toughness or list the region "
+                            f"under {key}.unbreakable")
+        if fr.split != "none" and m.is_anisotropic:
+            raise CaseError(f"{key}.split: '{fr.split}' needs isotropic materials and "
+                            f"'{name}' has an anisotropic stiffness; use split: none")
+    if fr.load_path is not None:
+        ts = [p[0] for p in fr.load_path]
+        if ts[0] > 0 or ts[-1] < case.stepping.end:
+            raise CaseError(f"{key}.load_path: its t range [{ts[0]:g}, {ts[-1]:g}] must cover "
+                            f"the run, [0, stepping.end = {case.stepping.end:g}]")
+    _check_mechanics(case, key, fr, FRACTURE_METRICS)
 
 
 def _check_mechanics(case, key: str, el, metrics: list[str]) -> None:

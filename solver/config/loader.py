@@ -72,7 +72,7 @@ def _submodels(tp) -> list[type[BaseModel]]:
 
 
 _FIELDS = _all_fields(Case)
-_TAGS = {"layered", "polycrystal", "bump", "sinusoid", "random", "clamped", "roller",
+_TAGS = {"layered", "polycrystal", "plate", "bump", "sinusoid", "random", "clamped", "roller",
          "displacement", "traction", "pressure"}
 
 

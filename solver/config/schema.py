@@ -131,7 +131,37 @@ class PolycrystalGeometry(Strict):
     mesh: MeshSize = MeshSize()
 
 
-Geometry = Annotated[LayeredGeometry | PolycrystalGeometry, Field(discriminator="kind")]
+class Notch(Strict):
+    """A straight slit of zero width (two faces) from the ``side`` edge at height ``y``."""
+
+    length: Length
+    y: Length  # height above the bottom edge
+    side: Literal["left", "right"] = "left"
+
+
+class RefinementBox(Strict):
+    """Element size ``size`` inside the box [x0, x1] x [y0, y1] (e.g. a crack band)."""
+
+    box: list[Finite] = Field(min_length=4, max_length=4)
+    size: Length
+
+
+class PlateGeometry(Strict):
+    """Rectangular plate (2D), one material, optional edge notch (fracture specimens:
+    single-edge notched tension/shear, bars). Region 'plate'; boundaries bottom, top, left,
+    right and 'notch' (both faces of the slit)."""
+
+    kind: Literal["plate"]
+    width: Length
+    height: Length
+    material: str
+    notch: Notch | None = None
+    refine: list[RefinementBox] = []
+    mesh: MeshSize = MeshSize()
+
+
+Geometry = Annotated[LayeredGeometry | PolycrystalGeometry | PlateGeometry,
+                     Field(discriminator="kind")]
 
 
 # --------------------------------------------------------------------------- materials
@@ -339,7 +369,37 @@ class Cohesive(Strict):
         return v
 
 
-PHYSICS = ("elasticity", "electrodeposition", "cohesive")
+class FractureSolver(Strict):
+    """PETSc options of the two sub-problems (prefixes fracture_u_ and fracture_d_)."""
+
+    displacement: dict[str, str | int | float | bool | None] = {}
+    damage: dict[str, str | int | float | bool | None] = {}
+
+
+class Fracture(Strict):
+    """M5: phase-field fracture (docs/fracture.md). Toughness per region from the materials'
+    fracture_toughness (J/m^2). Loads scale with the load factor as in cohesive."""
+
+    model: Literal["AT1", "AT2"] = "AT2"
+    split: Literal["none", "volumetric_deviatoric", "spectral"] = "none"
+    length_scale: Length  # l, m
+    irreversibility: Literal["bounds", "history"] = "bounds"
+    residual_stiffness: Annotated[float, Field(ge=0.0, le=1e-2)] = 1e-6
+    degree: Literal[1, 2] = 1
+    # alternate minimisation: stop when max |d_k - d_(k-1)| < tolerance
+    tolerance: Annotated[float, Field(gt=0.0, le=0.1)] = 1e-4
+    max_iterations: Annotated[int, Field(ge=1, le=100000)] = 2000
+    # regions whose damage stays zero (e.g. a ductile metal under a brittle coating)
+    unbreakable: list[str] = []
+    eigenstrain: list[Eigenstrain] = []
+    boundary_conditions: list[BoundaryCondition] = Field(min_length=1)
+    load_path: list[Annotated[list[Finite], Field(min_length=2, max_length=2)]] | None = None
+    solver: FractureSolver = FractureSolver()
+
+    _increasing = field_validator("load_path")(Cohesive._increasing.__func__)
+
+
+PHYSICS = ("elasticity", "electrodeposition", "cohesive", "fracture")
 
 
 class Physics(Strict):
@@ -348,6 +408,7 @@ class Physics(Strict):
     elasticity: Elasticity | None = None
     electrodeposition: Electrodeposition | None = None
     cohesive: Cohesive | None = None
+    fracture: Fracture | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self):
@@ -472,6 +533,10 @@ class Case(Strict):
     @model_validator(mode="after")
     def _geometry_dimension(self):
         g = self.geometry
+        if g.kind == "plate":
+            if self.dimension != 2:
+                raise ValueError("geometry.kind: a plate is two-dimensional; set dimension: 2")
+            return self
         if self.dimension == 3 and g.depth is None:
             raise ValueError("geometry.depth: required in 3D (extent along y, in m)")
         if self.dimension == 2 and g.depth is not None:

@@ -18,6 +18,10 @@ def build_geometry(case, comm) -> Geometry:
         from solver.geometry.polycrystal import build_polycrystal
 
         return build_polycrystal(case, comm)
+    if case.geometry.kind == "plate":
+        from solver.geometry.plate import build_plate
+
+        return build_plate(case, comm)
     from solver.geometry.layered import build_layered
 
     return build_layered(case, comm)

@@ -39,6 +39,8 @@ def check_geometry(case) -> None:
     g = case.geometry
     if g.kind == "polycrystal":
         _check_polycrystal(case)
+    elif g.kind == "plate":
+        _check_plate(case)
     else:
         _check_layered(case)
 
@@ -48,6 +50,38 @@ def _check_polycrystal(case) -> None:
     if g.grain_boundary_width > 0:
         raise GeometryError("geometry.grain_boundary_width: grain boundaries of finite width "
                             "are not supported yet; use 0 (sharp boundaries)")
+
+
+def _check_plate(case) -> None:
+    g = case.geometry
+    if case.dimension != 2:
+        raise GeometryError("geometry.kind: plate is two-dimensional; set dimension: 2")
+    if g.notch is not None:
+        n = g.notch
+        if not n.length < g.width:
+            raise GeometryError(f"geometry.notch.length: {n.length:g} m does not leave a "
+                                f"ligament in the {g.width:g} m wide plate; shorten the notch")
+        if not n.y < g.height:
+            raise GeometryError(f"geometry.notch.y: {n.y:g} m is not inside the plate (height "
+                                f"{g.height:g} m); put the notch between bottom and top")
+    hmax = g.mesh.max_size if g.mesh.max_size is not None else g.width / 20
+    for i, r in enumerate(g.refine):
+        x0, x1, y0, y1 = r.box
+        key = f"geometry.refine[{i}]"
+        if not (x1 > x0 and y1 > y0):
+            raise GeometryError(f"{key}.box: expected [x0, x1, y0, y1] with x1 > x0 and "
+                                f"y1 > y0, got {r.box}")
+        if x1 <= 0 or x0 >= g.width or y1 <= 0 or y0 >= g.height:
+            raise GeometryError(f"{key}.box: {r.box} does not overlap the plate "
+                                f"[0, {g.width:g}] x [0, {g.height:g}] m")
+        if r.size > hmax:
+            raise GeometryError(f"{key}.size: {r.size:g} m is coarser than the mesh "
+                                f"elsewhere ({hmax:g} m, geometry.mesh.max_size); refine means "
+                                "smaller")
+        n_est = (min(x1, g.width) - max(x0, 0)) * (min(y1, g.height) - max(y0, 0)) / r.size ** 2
+        if n_est > 2e7:
+            raise GeometryError(f"{key}.size: {r.size:g} m in that box means ~{n_est:.2g} "
+                                "triangles; coarsen it or shrink the box")
 
 
 def _check_perturbations(case) -> None:

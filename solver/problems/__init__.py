@@ -16,6 +16,10 @@ def build_problem(case, geo, materials):
         from solver.problems.cohesive import CohesiveProblem
 
         return CohesiveProblem(case, geo, materials)
+    if case.physics.fracture is not None:
+        from solver.problems.fracture import FractureProblem
+
+        return FractureProblem(case, geo, materials)
     from solver.problems.electrodeposition_case import ElectrodepositionRun
 
     return ElectrodepositionRun.from_case(case, geo, materials)

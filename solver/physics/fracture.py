@@ -1,0 +1,141 @@
+"""M5: variational phase-field fracture (AT1 / AT2) with energy splits.
+
+Total energy of a displacement u and a damage field d in [0, 1] (Bourdin, Francfort & Marigo
+2000; Pham, Amor, Marigo & Maurini 2011):
+
+    E(u, d) = int g(d) psi+(eps) + psi-(eps) dx                 (stored elastic energy)
+            + int Gc / c_w (w(d) / l + l |grad d|^2) dx          (crack surface energy)
+
+    g(d) = (1 - k) (1 - d)^2 + k          degradation, k = residual stiffness
+    AT1: w(d) = d,   c_w = 8/3            elastic until sigma_c = sqrt(3 Gc E / (8 l))
+    AT2: w(d) = d^2, c_w = 2              damages at once; peak (3/16) sqrt(3 Gc E / l)
+
+eps = eps(u) - eps0 is the elastic strain (3x3; plane-strain embedding in 2D, so an
+eigenstrain's out-of-plane part is exact). The split decides which part of the energy the
+damage degrades:
+
+- ``none``: psi+ = psi (isotropic or anisotropic stiffness), psi- = 0;
+- ``volumetric_deviatoric`` (Amor, Marigo & Maurini 2009): psi+ = K/2 <tr eps>+^2 +
+  mu dev(eps):dev(eps), psi- = K/2 <tr eps>-^2 (K = lambda + 2 mu / 3): compression does not
+  crack;
+- ``spectral`` (Miehe, Welschinger & Hofacker 2010): psi+- = lambda/2 <tr eps>+-^2 +
+  mu sum_i <e_i>+-^2 with the principal strains e_i, in closed form (2D: the in-plane
+  eigenvalues plus eps_zz; 3D: the trigonometric formula), regularised where eigenvalues
+  coincide (their derivatives are singular there).
+
+<x>+ = (x + |x|)/2 and <x>- = (x - |x|)/2; both energies are C1 in eps, so Newton on the
+displacement problem is a semi-smooth Newton. The forms below are functionals; residuals
+and Jacobians are derived from them with ufl.derivative, once, by the problem.
+"""
+
+from __future__ import annotations
+
+import math
+
+import solver.compat  # noqa: F401
+import ufl
+
+MODELS = {"AT1": 8.0 / 3.0, "AT2": 2.0}  # c_w
+SPLITS = ("none", "volumetric_deviatoric", "spectral")
+
+
+def c_w(model: str) -> float:
+    return MODELS[model]
+
+
+def w(d, model: str):
+    return d if model == "AT1" else d * d
+
+
+def degradation(d, k):
+    return (1 - k) * (1 - d) ** 2 + k
+
+
+def crack_density(d, length, model: str):
+    """gamma(d, grad d) (1/m): the regularised crack length (2D) / area (3D) per unit area
+    (volume); int gamma dx is the crack length of a fully developed crack, up to the mesh
+    correction."""
+    return (w(d, model) / length + length * ufl.dot(ufl.grad(d), ufl.grad(d))) / c_w(model)
+
+
+def pos(x):
+    return 0.5 * (x + abs(x))
+
+
+def neg(x):
+    return 0.5 * (x - abs(x))
+
+
+def principal_strains(eps, dim: int, reg: float):
+    """Eigenvalues of the symmetric 3x3 strain (list of 3 UFL scalars).
+
+    2D (plane strain embedding: no xz, yz components): those of the in-plane block, m +- r
+    with r = sqrt(((exx - eyy)/2)^2 + exy^2 + reg^2), and eps_zz. 3D: q + 2 p cos(phi + 2 pi
+    k / 3) with q = tr/3, p = sqrt(|dev|^2 / 6 + reg^2), phi = acos(det(dev / p) / 2) / 3, the
+    argument of acos clipped to +-(1 - 1e-10). ``reg`` (a strain) regularises coincident
+    eigenvalues; it shifts them by O(reg^2 / r)."""
+    if dim == 2:
+        m = 0.5 * (eps[0, 0] + eps[1, 1])
+        r = ufl.sqrt((0.5 * (eps[0, 0] - eps[1, 1])) ** 2 + eps[0, 1] ** 2 + reg**2)
+        return [m + r, m - r, eps[2, 2]]
+    q = ufl.tr(eps) / 3
+    dev = eps - q * ufl.Identity(3)
+    p = ufl.sqrt(ufl.inner(dev, dev) / 6 + reg**2)
+    arg = ufl.det(dev / p) / 2
+    lim = 1 - 1e-10
+    arg = ufl.max_value(ufl.min_value(arg, lim), -lim)
+    phi = ufl.acos(arg) / 3
+    e1 = q + 2 * p * ufl.cos(phi)
+    e3 = q + 2 * p * ufl.cos(phi + 2 * math.pi / 3)
+    return [e1, 3 * q - e1 - e3, e3]
+
+
+def split_energy(eps, law, split: str, dim: int, reg: float = 0.0):
+    """(psi+, psi-) of the elastic strain ``eps`` for an ElasticMaterialField ``law``."""
+    if split == "none":
+        return 0.5 * ufl.inner(law.stress(eps), eps), 0
+    if law.anisotropic:
+        raise ValueError("energy splits need isotropic materials")
+    lmbda, mu = law.lmbda, law.mu
+    tr = ufl.tr(eps)
+    if split == "volumetric_deviatoric":
+        K = lmbda + 2 * mu / 3
+        dev = eps - tr / 3 * ufl.Identity(3)
+        return (0.5 * K * pos(tr) ** 2 + mu * ufl.inner(dev, dev), 0.5 * K * neg(tr) ** 2)
+    if split == "spectral":
+        e = principal_strains(eps, dim, reg)
+        return (0.5 * lmbda * pos(tr) ** 2 + mu * sum(pos(ei) ** 2 for ei in e),
+                0.5 * lmbda * neg(tr) ** 2 + mu * sum(neg(ei) ** 2 for ei in e))
+    raise ValueError(f"unknown split {split!r}")
+
+
+def elastic_energy_density(eps, d, law, split: str, dim: int, k: float, reg: float = 0.0):
+    psi_p, psi_n = split_energy(eps, law, split, dim, reg)
+    return degradation(d, k) * psi_p + psi_n
+
+
+def damage_energy_density(d, driving, toughness, length, model: str, k: float):
+    """The d-dependent part of the energy density: g(d) psi+ + Gc gamma(d)."""
+    return degradation(d, k) * driving + toughness * crack_density(d, length, model)
+
+
+# ------------------------------------------------------------------ analytic references
+def critical_stress(model: str, E: float, Gc: float, length: float) -> float:
+    """Peak stress of the homogeneous 1D solution (uniaxial stress, no split)."""
+    if model == "AT1":
+        return math.sqrt(3 * Gc * E / (8 * length))
+    return 3.0 / 16.0 * math.sqrt(3 * Gc * E / length)
+
+
+def effective_toughness(model: str, Gc: float, length: float, h: float) -> float:
+    """Gc of a fully developed crack on a mesh of size h (Bourdin et al. 2008):
+    AT1 Gc (1 + 3h/(8l)), AT2 Gc (1 + h/(2l))."""
+    return Gc * (1 + (3 * h / (8 * length) if model == "AT1" else h / (2 * length)))
+
+
+def homogeneous_at2(strain: float, E: float, Gc: float, length: float, k: float = 0.0):
+    """AT2 no-split homogeneous damage and stress at uniaxial strain ``strain``:
+    d = E e^2 / (E e^2 + Gc / l) (k = 0), sigma = g(d) E e."""
+    psi = 0.5 * E * strain**2
+    d = (1 - k) * 2 * psi / ((1 - k) * 2 * psi + Gc / length)
+    return d, ((1 - k) * (1 - d) ** 2 + k) * E * strain

@@ -1,0 +1,414 @@
+"""M5 problem: phase-field fracture by alternate minimisation (docs/fracture.md).
+
+Per load step (load factor t): with the damage d fixed, minimise the energy over u (one
+linear solve without a split, semi-smooth Newton with one); with u fixed, minimise over d
+subject to d_old <= d <= 1 (``irreversibility: bounds``: PETSc SNES VI, the lower bound
+updated in place) or with the history field H = max(H_old, psi+) in place of psi+
+(``history``: a linear solve for AT2; AT1 keeps the bounds 0 <= d <= 1). Repeat until
+max |d_k - d_(k-1)| < tolerance, then solve u once more, so the reported state is in
+equilibrium with the reported damage. Both sub-problems keep their forms, matrices and
+solvers for the whole run (MUMPS by default; any PETSc options under fracture_u_ /
+fracture_d_).
+
+Quadrature: degree 2p for P_p everywhere; the history field lives in the quadrature space of
+that rule, so H is stored exactly where the damage residual uses it.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from functools import cached_property
+
+import numpy as np
+
+import solver.compat  # noqa: F401
+import basix.ufl
+import dolfinx
+import dolfinx.fem.petsc
+import dolfinx.la
+import ufl
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from solver.errors import ConvergenceError
+from solver.numerics import petsc_options as popts
+from solver.numerics.parallel import assemble_scalar, n_global_dofs
+from solver.physics import bcs as mech_bcs
+from solver.physics import elasticity as el
+from solver.physics import fracture as fr
+from solver.problems.elasticity import constitutive_data, eigenstrain_tensors
+
+log = logging.getLogger("solver.problems.fracture")
+
+LINEAR = {"snes_type": "ksponly", **popts.DIRECT}
+NEWTON = {
+    "snes_type": "newtonls",
+    "snes_linesearch_type": "basic",
+    "snes_rtol": 1e-9,
+    "snes_atol": 1e-13,
+    "snes_stol": 0.0,
+    "snes_max_it": 25,
+    "snes_error_if_not_converged": False,
+    **popts.DIRECT,
+}
+VI = {
+    "snes_type": "vinewtonrsls",
+    "snes_rtol": 1e-9,
+    "snes_atol": 1e-13,
+    "snes_stol": 0.0,
+    "snes_max_it": 50,
+    "snes_error_if_not_converged": False,
+    **popts.DIRECT,
+}
+SPECTRAL_REG = 1e-9  # strain: regularises coincident principal strains (physics/fracture.py)
+_REASONS = {int(v): k for k, v in vars(PETSc.SNES.ConvergedReason).items()
+            if k.startswith("DIVERGED")}
+
+
+class FractureProblem:
+    prefix_u = "fracture_u_"
+    prefix_d = "fracture_d_"
+
+    def __init__(self, case, geo, materials):
+        cfg = self.cfg = case.physics.fracture
+        self.geo, self.materials = geo, materials
+        mesh, dim = geo.mesh, geo.dim
+        self.mesh, self.dim, self.comm = mesh, dim, mesh.comm
+        self.model, self.split, self.l = cfg.model, cfg.split, cfg.length_scale
+        self.k = cfg.residual_stiffness
+        self.path = (np.asarray(cfg.load_path, dtype=float) if cfg.load_path is not None
+                     else None)
+        deg = cfg.degree
+        q = 2 * deg
+        self.V = dolfinx.fem.functionspace(mesh, ("Lagrange", deg, (dim,)))
+        self.Vd = dolfinx.fem.functionspace(mesh, ("Lagrange", deg))
+        self.u = dolfinx.fem.Function(self.V, name="displacement")
+        self.d = dolfinx.fem.Function(self.Vd, name="damage")
+        self.history = cfg.irreversibility == "history"
+        self.dx = ufl.Measure("dx", domain=mesh, subdomain_data=geo.cell_tags,
+                              metadata={"quadrature_degree": q})
+        self.ds = ufl.Measure("ds", domain=mesh, subdomain_data=geo.facet_tags)
+
+        # ---- material data
+        self.law = el.material_field(mesh, geo.cell_tags, constitutive_data(geo, materials))
+        gc = {tag: (1.0 if r in cfg.unbreakable
+                    else materials[geo.region_material[r]].fracture_toughness)
+              for r, tag in geo.regions.items()}
+        self.Gc = el._cellwise(mesh, geo.cell_tags, (), gc, "fracture_toughness")
+        self.factor = dolfinx.fem.Constant(mesh, PETSc.ScalarType(0.0))
+        tensors = eigenstrain_tensors(cfg.eigenstrain, geo)
+        self.eps0 = ufl.as_tensor(np.zeros((3, 3)).tolist())
+        if tensors:
+            self.eps0 = self.factor * el.eigenstrain_field(mesh, geo.cell_tags, tensors)
+        key = "physics.fracture.boundary_conditions"
+        self.bcs = mech_bcs.build(self.V, geo, cfg.boundary_conditions, key)
+        self.dirichlet_u = [d for bc in self.bcs for d in bc.dirichlet]
+        self.dirichlet_d = self._unbreakable()
+
+        # ---- energies (forms written once; residuals and Jacobians derived from them)
+        u, d = self.u, self.d
+        self.eps = el.strain(u, dim) - self.eps0
+        reg = SPECTRAL_REG if self.split == "spectral" else 0.0
+        self.psi_pos, _ = fr.split_energy(self.eps, self.law, self.split, dim, reg)
+        self.psi_el = fr.elastic_energy_density(self.eps, d, self.law, self.split, dim,
+                                                self.k, reg)
+        if self.history:
+            Qe = basix.ufl.quadrature_element(mesh.basix_cell(), value_shape=(), degree=q)
+            self.VH = dolfinx.fem.functionspace(mesh, Qe)
+            self.H = dolfinx.fem.Function(self.VH, name="history")
+            self._psi_expr = dolfinx.fem.Expression(self.psi_pos,
+                                                    self.VH.element.interpolation_points)
+            driving = self.H
+        else:
+            driving = self.psi_pos
+        self.gamma = fr.crack_density(d, self.l, self.model)
+        E_ref = max(self._moduli())
+        area = assemble_scalar(dolfinx.fem.form(
+            dolfinx.fem.Constant(mesh, PETSc.ScalarType(1.0)) * self.dx))
+        gc_ref = max(v for r, v in ((r, gc[t]) for r, t in geo.regions.items())
+                     if r not in cfg.unbreakable)
+        # dimensionless residuals: energies per (E area) and per (Gc area / l)
+        s_u = 1.0 / (E_ref * area)
+        s_d = self.l / (gc_ref * area)
+        v, du = ufl.TestFunction(self.V), ufl.TrialFunction(self.V)
+        p, dd = ufl.TestFunction(self.Vd), ufl.TrialFunction(self.Vd)
+        work = 0
+        for bc in self.bcs:
+            term = bc.form(u, self.ds)
+            if term is not None:
+                work += term
+        self.F_int = ufl.derivative(self.psi_el * self.dx, u, v)  # internal forces (N)
+        F_u = s_u * (self.F_int - (ufl.derivative(work, u, v) if work else 0))
+        Pi_d = fr.damage_energy_density(d, driving, self.Gc, self.l, self.model, self.k) \
+            * self.dx
+        F_d = s_d * ufl.derivative(Pi_d, d, p)
+        linear_u = self.split == "none"
+        bounded = not self.history or self.model == "AT1"
+        self._opts_u = popts.merge(LINEAR if linear_u else NEWTON, cfg.solver.displacement)
+        self._opts_d = popts.merge(VI if bounded else LINEAR, cfg.solver.damage)
+        self._pu = dolfinx.fem.petsc.NonlinearProblem(
+            F_u, u, bcs=self.dirichlet_u, J=ufl.derivative(F_u, u, du),
+            petsc_options_prefix=self.prefix_u)
+        popts.configure(self._pu.solver, self.prefix_u, self._opts_u,
+                        "physics.fracture.solver.displacement")
+        self._pd = dolfinx.fem.petsc.NonlinearProblem(
+            F_d, d, bcs=self.dirichlet_d, J=ufl.derivative(F_d, d, dd),
+            petsc_options_prefix=self.prefix_d)
+        popts.configure(self._pd.solver, self.prefix_d, self._opts_d,
+                        "physics.fracture.solver.damage")
+        self.bounded = bounded
+        if bounded:
+            self._lb = self.d.x.petsc_vec.duplicate()
+            self._ub = self.d.x.petsc_vec.duplicate()
+            self._lb.set(0.0)
+            self._ub.set(1.0)
+            self._pd.solver.setVariableBounds(self._lb, self._ub)
+        self.t = 0.0
+        self.peak = 0.0
+        self._reaction = self._reaction_setup()
+        self._check_resolution()
+
+    # ------------------------------------------------------------------ set-up helpers
+    def _moduli(self) -> list[float]:
+        out = []
+        for r in self.geo.regions:
+            m = self.materials[self.geo.region_material[r]]
+            out.append(m.youngs_modulus if m.youngs_modulus is not None
+                       else float(np.abs(m.voigt()).max()))
+        return out
+
+    def _unbreakable(self) -> list:
+        """d = 0 on every node of the unbreakable regions' cells."""
+        if not self.cfg.unbreakable:
+            return []
+        imap = self.Vd.dofmap.index_map
+        marker = dolfinx.la.vector(imap, 1)
+        cells = np.concatenate([self.geo.cell_tags.find(self.geo.regions[r])
+                                for r in self.cfg.unbreakable])
+        marker.array[np.unique(self.Vd.dofmap.list[cells])] = 1.0
+        marker.scatter_reverse(dolfinx.la.InsertMode.add)
+        marker.scatter_forward()
+        dofs = np.flatnonzero(marker.array > 0).astype(np.int32)
+        return [dolfinx.fem.dirichletbc(PETSc.ScalarType(0.0), dofs, self.Vd)]
+
+    def _check_resolution(self) -> None:
+        tdim = self.dim
+        n = self.mesh.topology.index_map(tdim).size_local
+        h = self.mesh.h(tdim, np.arange(n, dtype=np.int32))
+        hmin = self.comm.allreduce(float(h.min(initial=np.inf)), op=MPI.MIN)
+        self.h_min = hmin
+        if hmin > self.l / 2:
+            log.warning(f"fracture: the smallest cell ({hmin:.3g} m) is larger than half the "
+                        f"length scale l = {self.l:.3g} m; the crack is under-resolved "
+                        "(refine the mesh where it runs, e.g. geometry.refine)")
+
+    def _reaction_setup(self):
+        """Internal force on the first non-zero displacement condition, per prescribed
+        component: (main component, its prescribed value, {component: form})."""
+        for j, bc in enumerate(self.cfg.boundary_conditions):
+            if bc.type != "displacement":
+                continue
+            vals = [abs(v) if v is not None else 0.0 for v in bc.value]
+            if max(vals) == 0:
+                continue
+            obj = self.bcs[j]
+            forms = {}
+            for comp, value in enumerate(bc.value):
+                if value is None:
+                    continue
+                w = dolfinx.fem.Function(self.V)
+                idx, _ = obj.dirichlet[list(obj.constants).index(comp)].dof_indices()
+                w.x.array[idx] = 1.0
+                w.x.scatter_forward()
+                forms[comp] = dolfinx.fem.form(
+                    ufl.replace(self.F_int, {ufl.TestFunction(self.V): w}))
+            main = int(np.argmax(vals))
+            return main, bc.value[main], forms
+        return None
+
+    # ------------------------------------------------------------------ stepping interface
+    @property
+    def n_dofs(self) -> int:
+        return n_global_dofs(self.V) + n_global_dofs(self.Vd)
+
+    def amplitude(self, t: float) -> float:
+        if self.path is None:
+            return float(t)
+        return float(np.interp(t, self.path[:, 0], self.path[:, 1]))
+
+    def state(self) -> dict[str, dolfinx.fem.Function]:
+        out = {"displacement": self.u, "damage": self.d}
+        if self.history:
+            out["history"] = self.H
+        return out
+
+    def scalar_state(self) -> dict:
+        return {"peak_load_N": self.peak}
+
+    def restore_scalar_state(self, s: dict) -> None:
+        self.peak = float(s.get("peak_load_N", 0.0))
+
+    def set_time(self, t: float) -> None:
+        a = self.amplitude(t)
+        self.factor.value = a
+        for bc in self.bcs:
+            bc.update(a)
+        self.t = float(t)
+
+    def _snes(self, prob, what: str) -> tuple[int, int]:
+        try:
+            prob.solve()
+            reason = int(prob.solver.getConvergedReason())
+        except PETSc.Error:
+            reason = -100
+        if reason <= 0:
+            raise ConvergenceError(
+                f"fracture {what} solve failed (SNESConvergedReason {reason} "
+                f"{_REASONS.get(reason, '')}) at load factor {self.amplitude(self.t):.6g}",
+                field=what, reason=reason)
+        return int(prob.solver.getIterationNumber()), int(
+            prob.solver.getLinearSolveIterations())
+
+    def solve(self, t: float) -> dict:
+        t_prev = self.t
+        self.set_time(t)
+        d_old = self.d.x.array.copy()
+        if self.bounded and not self.history:  # irreversibility: d >= d at the last step
+            self._lb.array[:] = self.d.x.petsc_vec.array_r
+        H_old = self.H.x.array.copy() if self.history else None
+        lin = newton = 0
+        try:
+            its, li = self._snes(self._pu, "displacement")
+            newton, lin = newton + its, lin + li
+            change, k = np.inf, 0
+            while change >= self.cfg.tolerance:
+                if k == self.cfg.max_iterations:
+                    raise ConvergenceError(
+                        f"fracture: alternate minimisation not converged in {k} iterations "
+                        f"(max |d change| {change:.3g} >= tolerance "
+                        f"{self.cfg.tolerance:g}) at load factor {self.amplitude(t):.6g}; "
+                        "raise physics.fracture.max_iterations or take smaller load steps",
+                        field="damage")
+                k += 1
+                if self.history:
+                    self.H.interpolate(self._psi_expr)
+                    np.maximum(self.H.x.array, H_old, out=self.H.x.array)
+                d_prev = self.d.x.array.copy()
+                its, li = self._snes(self._pd, "damage")
+                lin += li
+                diff = np.abs(self.d.x.array[: self._n_owned_d] - d_prev[: self._n_owned_d])
+                change = self.comm.allreduce(float(diff.max(initial=0.0)), op=MPI.MAX)
+                its, li = self._snes(self._pu, "displacement")
+                newton, lin = newton + its, lin + li
+        except ConvergenceError:
+            self.d.x.array[:] = d_old
+            if self.history:
+                self.H.x.array[:] = H_old
+            self.set_time(t_prev)
+            raise
+        self.iterations = k
+        return {"newton_iterations": k, "linear_iterations": lin,
+                "change": None}
+
+    @cached_property
+    def _n_owned_d(self) -> int:
+        return self.Vd.dofmap.index_map.size_local
+
+    # ------------------------------------------------------------------ metrics
+    @cached_property
+    def _forms(self):
+        return {
+            "crack": dolfinx.fem.form(self.gamma * self.dx),
+            "dissipated": dolfinx.fem.form(self.Gc * self.gamma * self.dx),
+            "energy": dolfinx.fem.form(self.psi_el * self.dx),
+        }
+
+    def metrics(self) -> dict:
+        f = self._forms
+        own = self.d.x.array[: self._n_owned_d]
+        out = {
+            "load_factor": self.amplitude(self.t),
+            "crack_length_m": assemble_scalar(f["crack"]),
+            "dissipated_energy_J": assemble_scalar(f["dissipated"]),
+            "strain_energy_J": assemble_scalar(f["energy"]),
+            "max_damage": self.comm.allreduce(float(own.max(initial=0.0)), op=MPI.MAX),
+            "staggered_iterations": getattr(self, "iterations", 0),
+        }
+        if self.dim == 3:
+            out["crack_area_m2"] = out.pop("crack_length_m")
+        if self._reaction is not None:
+            main, value, forms = self._reaction
+            for comp, form in forms.items():
+                out[f"reaction_force_{'xyz'[comp]}_N"] = assemble_scalar(form)
+            out["reaction_force_N"] = out[f"reaction_force_{'xyz'[main]}_N"]
+            out["applied_displacement_m"] = self.amplitude(self.t) * value
+            self.peak = max(self.peak, abs(out["reaction_force_N"]))
+            out["peak_load_N"] = self.peak
+        return out
+
+    # ------------------------------------------------------------------ run hooks
+    def describe(self) -> str:
+        return (f"fracture: {self.model}, split {self.split}, l = {self.l:.4g} m, "
+                f"{self.cfg.irreversibility}, P{self.cfg.degree}, {self.n_dofs} dofs "
+                f"(smallest cell {self.h_min:.3g} m = l / {self.l / self.h_min:.3g})")
+
+    def history_columns(self) -> list[str]:
+        cols = ["load_factor", "staggered_iterations", "reaction_force_N",
+                "applied_displacement_m", "peak_load_N",
+                "crack_area_m2" if self.dim == 3 else "crack_length_m",
+                "dissipated_energy_J", "strain_energy_J", "max_damage"]
+        if self._reaction is None:
+            cols = [c for c in cols if c not in ("reaction_force_N", "applied_displacement_m",
+                                                 "peak_load_N")]
+        else:
+            cols += [f"reaction_force_{'xyz'[c]}_N" for c in self._reaction[2]]
+        return cols
+
+    def output_groups(self) -> dict[str, list[dolfinx.fem.Function]]:
+        return {"displacement": [self.u], "damage": [self.d]}
+
+    def update_outputs(self) -> None:
+        pass
+
+    def finish(self, out, draw: bool) -> dict:
+        if draw:
+            self._figures(out)
+        return {}
+
+    def _figures(self, out) -> None:
+        from solver.io import figures
+
+        mesh = self.mesh
+        n = mesh.topology.index_map(self.dim).size_local
+        # cell value: mean of the damage at the cell's nodes
+        cells = self.Vd.dofmap.list[:n]
+        dcell = self.d.x.array[cells].mean(axis=1)
+        grid = figures.gather_grid(mesh, {"damage": dcell})
+        if out.rank0:
+            figures.plot_cell_field(grid, "damage", out.figures / "damage.png", "damage",
+                                    cmap="inferno")
+            rows = _read_history(out.path / "history.csv")
+            if rows and "reaction_force_N" in rows[0]:
+                x = np.array([float(r["applied_displacement_m"]) for r in rows])
+                y = np.array([float(r["reaction_force_N"]) for r in rows])
+                figures.plot_profile(out.figures / "load_displacement.png",
+                                     {"reaction": (x, y)}, "applied displacement (mm)",
+                                     "reaction force (kN/mm)" if self.dim == 2 else
+                                     "reaction force (kN)", "load-displacement",
+                                     xscale=1e3, yscale=1e-6 if self.dim == 2 else 1e-3)
+
+    def destroy(self) -> None:
+        popts.destroy_nonlinear(self._pu, self.prefix_u, self._opts_u)
+        popts.destroy_nonlinear(self._pd, self.prefix_d, self._opts_d)
+        if self.bounded:
+            self._lb.destroy()
+            self._ub.destroy()
+
+
+def _read_history(path) -> list[dict]:
+    try:
+        with open(path, newline="") as fh:
+            return list(csv.DictReader(fh))
+    except OSError:
+        return []
