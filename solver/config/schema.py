@@ -389,6 +389,8 @@ class Fracture(Strict):
     # alternate minimisation: stop when max |d_k - d_(k-1)| < tolerance
     tolerance: Annotated[float, Field(gt=0.0, le=0.1)] = 1e-4
     max_iterations: Annotated[int, Field(ge=1, le=100000)] = 2000
+    # Anderson acceleration of the alternate minimisation (history depth; 0: plain)
+    anderson_depth: Annotated[int, Field(ge=0, le=50)] = 5
     # regions whose damage stays zero (e.g. a ductile metal under a brittle coating)
     unbreakable: list[str] = []
     eigenstrain: list[Eigenstrain] = []

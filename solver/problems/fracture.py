@@ -33,6 +33,7 @@ from petsc4py import PETSc
 
 from solver.errors import ConvergenceError
 from solver.numerics import petsc_options as popts
+from solver.numerics.anderson import Anderson
 from solver.numerics.parallel import assemble_scalar, n_global_dofs
 from solver.physics import bcs as mech_bcs
 from solver.physics import elasticity as el
@@ -41,7 +42,21 @@ from solver.problems.elasticity import constitutive_data, eigenstrain_tensors
 
 log = logging.getLogger("solver.problems.fracture")
 
-LINEAR = {"snes_type": "ksponly", **popts.DIRECT}
+# Linear sub-problems: conjugate gradients preconditioned by an LU factorisation (MUMPS)
+# that is kept while it works: between alternate-minimisation iterations and load steps the
+# operator changes only where the damage changes, so the stale factors converge CG in a few
+# iterations; they are refreshed when CG needs more than REFRESH_ITS (docs/fracture.md).
+REUSED_LU = {
+    "ksp_type": "cg",
+    "ksp_rtol": 1e-10,
+    "ksp_atol": 1e-30,
+    "ksp_max_it": 200,
+    "pc_type": "lu",
+    "pc_factor_mat_solver_type": "mumps",
+}
+REFRESH_ITS = 12
+STALL_ITS = 50  # Anderson is dropped for the rest of a step after this many its without progress
+LINEAR = {"snes_type": "ksponly", **REUSED_LU}
 NEWTON = {
     "snes_type": "newtonls",
     "snes_linesearch_type": "basic",
@@ -50,7 +65,7 @@ NEWTON = {
     "snes_stol": 0.0,
     "snes_max_it": 25,
     "snes_error_if_not_converged": False,
-    **popts.DIRECT,
+    **REUSED_LU,
 }
 VI = {
     "snes_type": "vinewtonrsls",
@@ -166,6 +181,7 @@ class FractureProblem:
             self._pd.solver.setVariableBounds(self._lb, self._ub)
         self.t = 0.0
         self.peak = 0.0
+        self._refresh: dict[str, bool] = {}
         self._reaction = self._reaction_setup()
         self._check_resolution()
 
@@ -256,19 +272,47 @@ class FractureProblem:
             bc.update(a)
         self.t = float(t)
 
+    def _lag(self, prob, what: str) -> None:
+        """Make the SNES rebuild its preconditioner at the next Jacobian and keep it after
+        that (lag -2, persistent: PETSc turns it into -1 once rebuilt)."""
+        prefix = self.prefix_u if what == "displacement" else self.prefix_d
+        db = PETSc.Options()
+        db.setValue(prefix + "snes_lag_preconditioner", -2)
+        db.setValue(prefix + "snes_lag_preconditioner_persists", "true")
+        prob.solver.setFromOptions()
+        if what == "damage" and self.bounded:
+            prob.solver.setVariableBounds(self._lb, self._ub)
+
     def _snes(self, prob, what: str) -> tuple[int, int]:
-        try:
-            prob.solve()
-            reason = int(prob.solver.getConvergedReason())
-        except PETSc.Error:
-            reason = -100
+        """Solve one sub-problem; with a Krylov method, its LU preconditioner is reused
+        until the Krylov iterations exceed REFRESH_ITS (or a solve fails: then it is
+        retried once with fresh factors)."""
+        ksp = prob.solver.getKSP()
+        krylov = ksp.getType() != "preonly"
+        refresh = self._refresh.get(what, True) or not krylov
+        fn = self.u if what == "displacement" else self.d
+        start = fn.x.array.copy() if krylov else None
+        for _attempt in (0, 1):
+            if krylov and refresh:
+                self._lag(prob, what)
+            try:
+                prob.solve()
+                reason = int(prob.solver.getConvergedReason())
+            except PETSc.Error:
+                reason = -100
+            if reason > 0 or refresh:
+                break
+            fn.x.array[:] = start  # stale factors failed: once more with fresh ones
+            refresh = True
         if reason <= 0:
             raise ConvergenceError(
                 f"fracture {what} solve failed (SNESConvergedReason {reason} "
                 f"{_REASONS.get(reason, '')}) at load factor {self.amplitude(self.t):.6g}",
                 field=what, reason=reason)
-        return int(prob.solver.getIterationNumber()), int(
-            prob.solver.getLinearSolveIterations())
+        newton = int(prob.solver.getIterationNumber())
+        lin = int(prob.solver.getLinearSolveIterations())
+        self._refresh[what] = krylov and lin > REFRESH_ITS * max(newton, 1)
+        return newton, lin
 
     def solve(self, t: float) -> dict:
         t_prev = self.t
@@ -278,11 +322,28 @@ class FractureProblem:
             self._lb.array[:] = self.d.x.petsc_vec.array_r
         H_old = self.H.x.array.copy() if self.history else None
         lin = newton = 0
+        n = self._n_owned_d
+        acc = Anderson(self.comm, self.cfg.anderson_depth) if self.cfg.anderson_depth else None
+        lo = self._lb.array_r if self.bounded else np.zeros(n)
         try:
             its, li = self._snes(self._pu, "displacement")
             newton, lin = newton + its, lin + li
-            change, k = np.inf, 0
-            while change >= self.cfg.tolerance:
+            k, best, k_best = 0, np.inf, 0
+            while True:
+                if self.history:
+                    self.H.interpolate(self._psi_expr)
+                    np.maximum(self.H.x.array, H_old, out=self.H.x.array)
+                d_in = self.d.x.array[:n].copy()
+                its, li = self._snes(self._pd, "damage")
+                lin += li
+                k += 1
+                g = self.d.x.array[:n]
+                diff = np.abs(g - d_in)
+                change = self.comm.allreduce(float(diff.max(initial=0.0)), op=MPI.MAX)
+                if change < self.cfg.tolerance:
+                    its, li = self._snes(self._pu, "displacement")
+                    newton, lin = newton + its, lin + li
+                    break
                 if k == self.cfg.max_iterations:
                     raise ConvergenceError(
                         f"fracture: alternate minimisation not converged in {k} iterations "
@@ -290,15 +351,14 @@ class FractureProblem:
                         f"{self.cfg.tolerance:g}) at load factor {self.amplitude(t):.6g}; "
                         "raise physics.fracture.max_iterations or take smaller load steps",
                         field="damage")
-                k += 1
-                if self.history:
-                    self.H.interpolate(self._psi_expr)
-                    np.maximum(self.H.x.array, H_old, out=self.H.x.array)
-                d_prev = self.d.x.array.copy()
-                its, li = self._snes(self._pd, "damage")
-                lin += li
-                diff = np.abs(self.d.x.array[: self._n_owned_d] - d_prev[: self._n_owned_d])
-                change = self.comm.allreduce(float(diff.max(initial=0.0)), op=MPI.MAX)
+                if change < best:
+                    best, k_best = change, k
+                elif acc is not None and k - k_best > STALL_ITS:
+                    acc = None  # the mixing stalls: plain alternate minimisation from here
+                    log.debug(f"fracture: Anderson stalled at {k} iterations; plain from here")
+                if acc is not None:  # accelerated next input, kept within the bounds
+                    self.d.x.array[:n] = np.clip(acc.update(d_in, g.copy()), lo, 1.0)
+                    self.d.x.scatter_forward()
                 its, li = self._snes(self._pu, "displacement")
                 newton, lin = newton + its, lin + li
         except ConvergenceError:
@@ -399,8 +459,9 @@ class FractureProblem:
                                      xscale=1e3, yscale=1e-6 if self.dim == 2 else 1e-3)
 
     def destroy(self) -> None:
-        popts.destroy_nonlinear(self._pu, self.prefix_u, self._opts_u)
-        popts.destroy_nonlinear(self._pd, self.prefix_d, self._opts_d)
+        lag = {"snes_lag_preconditioner": 0, "snes_lag_preconditioner_persists": 0}
+        popts.destroy_nonlinear(self._pu, self.prefix_u, {**self._opts_u, **lag})
+        popts.destroy_nonlinear(self._pd, self.prefix_d, {**self._opts_d, **lag})
         if self.bounded:
             self._lb.destroy()
             self._ub.destroy()
