@@ -8,12 +8,12 @@ CASE    ?= cases/quick.yaml
 OUT     ?= runs/quick
 PYTEST  := $(PY) -m pytest -q
 
-.PHONY: setup run test test-serial test-mpi lint bench validate seed001 clean help
+.PHONY: setup run test test-serial test-mpi lint bench bench-fracture validate seed001 clean help
 
 help:
 	@echo "make run    set up (if needed) and run $(CASE) on $(NP) ranks into $(OUT)"
 	@echo "make test   set up (if needed) and run the test suite, serial then mpiexec -n 2"
-	@echo "make lint | bench | validate | seed001 | setup | clean"
+	@echo "make lint | bench | bench-fracture | validate | seed001 | setup | clean"
 
 setup: $(STAMP)
 
@@ -43,10 +43,15 @@ bench: $(STAMP)
 	$(PY) benchmarks/elasticity_bench.py
 	$(PY) benchmarks/electrodeposition_bench.py
 	$(PY) benchmarks/seed001_fig4b.py
+	$(PY) benchmarks/fracture_bench.py
 
 # Seed 001 Fig. 4b: SEI thickness sweep, Li and Na -> runs/seed001/fig4b.{csv,png}
 seed001: $(STAMP)
 	$(PY) benchmarks/seed001_fig4b.py
+
+# Phase-field fracture: SENT to failure, 1/2 ranks, plain vs accelerated, two meshes
+bench-fracture: $(STAMP)
+	$(PY) benchmarks/fracture_bench.py
 
 # Long validation: every shipped case end to end on $(NP) ranks, then any test marked slow.
 validate: $(STAMP)

@@ -237,3 +237,39 @@ def test_cohesive_pressure_needs_predelamination():
     del data["geometry"]["predelamination"]
     with pytest.raises(CaseError, match=r"^physics.cohesive.pressure: .*predelaminated"):
         parse_case(data)
+
+
+SENT = yaml.safe_load((ROOT / "cases" / "sent_quick.yaml").read_text())
+
+
+@pytest.mark.parametrize("path,value,key,text", [
+    ("geometry.notch.length", "2e-3", "geometry.notch.length", "ligament"),
+    ("geometry.notch.y", "1.5e-3", "geometry.notch.y", "inside the plate"),
+    ("geometry.refine[0].box", "[2e-3, 3e-3, 0, 1e-3]", "geometry.refine[0].box",
+     "does not overlap"),
+    ("geometry.refine[0].box", "[1e-3, 0.5e-3, 0, 1e-3]", "geometry.refine[0].box",
+     "x1 > x0"),
+    ("geometry.refine[0].size", "1e-4", "geometry.refine[0].size", "coarser"),
+    ("dimension", "3", "geometry.kind", "two-dimensional"),
+    ("physics.fracture.split", "spectal", "physics.fracture.split", "spectral"),
+    ("physics.fracture.unbreakable", "[plate]", "physics.fracture.unbreakable",
+     "nothing can crack"),
+    ("physics.fracture.unbreakable", "[metal]", "physics.fracture.unbreakable[0]",
+     "unknown region"),
+    ("materials.miehe_steel.fracture_toughness", "null", "geometry.material",
+     "fracture_toughness"),
+    ("physics.fracture.length_scale", "0", "physics.fracture.length_scale", ""),
+    ("physics.fracture.boundary_conditions[0]", "{type: roller, boundary: notch}",
+     "physics.fracture.boundary_conditions[0].boundary", "flat"),
+])
+def test_fracture_rejections(path, value, key, text):
+    """M5 cases and plate geometries: a notch without a ligament or outside the plate,
+    refinement boxes outside / inverted / coarser than the mesh, 3D plates, misspelt split,
+    nothing breakable, unknown unbreakable region, a material without Gc, a zero length
+    scale, a roller on the notch faces (not a flat outer side; pressure on them is fine)."""
+    data = copy.deepcopy(SENT)
+    apply_overrides(data, [f"{path}={value}"])
+    with pytest.raises(CaseError) as e:
+        parse_case(data)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith(key) and text in msg, msg

@@ -207,6 +207,90 @@ def test_fully_developed_crack_energy(model):
     ub.destroy()
 
 
+@pytest.mark.parametrize("across", [False, True])
+def test_weak_plane_toughness(across):
+    """Structural tensor A = m m + r^2 (I - m m) with toughness Gc_plane (AT2, r = 3): a
+    fully developed crack (band one element wide, h = l/4) whose normal is the plane normal m
+    costs Gc_plane (1 + h/(2l)); one across the planes (normal perpendicular to m) costs
+    Gc_plane (r + h/(2l)) (the profile is r times wider), i.e. Gc = r Gc_plane plus the band
+    term, within 2%."""
+    comm = MPI.COMM_WORLD
+    length, ratio = 2e-4, 3.0
+    lw, Hs, nx = 5e-3, 1e-3, 200
+    h = 2 * lw / nx
+    mesh = dolfinx.mesh.create_rectangle(comm, [[-lw, 0.0], [lw, Hs]], [nx, 4],
+                                         dolfinx.mesh.CellType.triangle)
+    V = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
+    d = dolfinx.fem.Function(V)
+    dofs = dolfinx.fem.locate_dofs_geometrical(
+        V, lambda x: (x[0] > -1e-9 * lw) & (x[0] < h * (1 + 1e-9)))
+    bc = dolfinx.fem.dirichletbc(PETSc.ScalarType(1.0), dofs, V)
+    m = [0.0, 1.0] if across else [1.0, 0.0]  # the crack normal is x
+    A = dolfinx.fem.Constant(mesh, fr.weak_plane_tensor(m, ratio))
+    energy = fr.crack_density(d, length, "AT2", A) * ufl.dx
+    F = ufl.derivative(energy, d, ufl.TestFunction(V))
+    prob = dolfinx.fem.petsc.NonlinearProblem(
+        F, d, bcs=[bc], petsc_options_prefix=f"weak_{int(across)}_",
+        petsc_options={"snes_type": "ksponly", "ksp_type": "preonly", "pc_type": "lu",
+                       "pc_factor_mat_solver_type": "mumps"})
+    prob.solve()
+    got = comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(energy)),
+                         op=MPI.SUM) / Hs
+    want = (ratio if across else 1.0) + h / (2 * length)
+    assert abs(got / want - 1) < 0.02, (got, want)
+
+
+def test_polycrystal_toughness_fields():
+    """beta''-alumina grains: inside a grain Gc = fracture_toughness_plane and A has the
+    grain's c-axis (cos theta, sin theta) as eigenvector with eigenvalue 1 and the in-plane
+    normal with (Gc/Gc_plane)^2; cells on a grain boundary get the grain-boundary toughness
+    and A = I; with weak_planes: false every cell is isotropic with the bulk Gc."""
+    base = {
+        "name": "poly", "dimension": 2,
+        "geometry": {"kind": "polycrystal", "width": 1e-5, "height": 1e-5,
+                     "material": "beta_alumina", "n_grains": 4, "seed": 1,
+                     "mesh": {"max_size": 1e-6}},
+        "physics": {"fracture": {"length_scale": 5e-7, "boundary_conditions": [
+            {"type": "clamped", "boundary": "bottom"},
+            {"type": "displacement", "boundary": "top", "value": [0.0, 1e-8]}]}},
+    }
+    mats = resolve_materials({}, load_library())
+    ba = mats["beta_alumina"]
+    for weak in (True, False):
+        base["physics"]["fracture"]["weak_planes"] = weak
+        case = parse_case(base)
+        geo = build_geometry(case, MPI.COMM_WORLD)
+        prob = FractureProblem(case, geo, mats)
+        gb_cells = set(prob._cells_next_to(
+            geo.facet_tags.find(geo.boundaries["grain_boundaries"])).tolist())
+        V0 = prob.Gc.function_space
+        n = geo.mesh.topology.index_map(2).size_local
+        checked = 0
+        for c in range(n):
+            dof = V0.dofmap.list[c, 0]
+            gc = prob.Gc.x.array[dof]
+            if c in gb_cells:
+                assert gc == pytest.approx(min(ba.fracture_toughness_grain_boundary,
+                                               ba.fracture_toughness_plane if weak
+                                               else ba.fracture_toughness))
+                continue
+            if not weak:
+                assert gc == ba.fracture_toughness and prob.A is None
+                continue
+            tag = int(geo.cell_tags.values[np.flatnonzero(geo.cell_tags.indices == c)[0]])
+            th = geo.orientation[tag]
+            A = prob.A.x.array.reshape(-1, 4)[dof].reshape(2, 2)
+            c_axis = np.array([np.cos(th), np.sin(th)])
+            ratio = ba.fracture_toughness / ba.fracture_toughness_plane
+            assert gc == ba.fracture_toughness_plane
+            assert np.allclose(A @ c_axis, c_axis)
+            assert np.allclose(A @ [-c_axis[1], c_axis[0]], ratio**2 * np.array(
+                [-c_axis[1], c_axis[0]]))
+            checked += 1
+        assert checked > 0 or not weak
+        prob.destroy()
+
+
 # ------------------------------------------------------------------ notched plates
 REF_PEAK_TENSION = 0.70e6  # N/m (0.70 kN/mm), Miehe et al. 2010, l = 0.015 mm
 

@@ -227,7 +227,7 @@ def _check_fracture(case, mats) -> None:
 def _check_mechanics(case, key: str, el, metrics: list[str]) -> None:
     regions = region_names(case)
     bnames = boundary_names(case)
-    outer = set(bnames) & {"bottom", "top", "left", "right", "front", "back"}
+    outer = set(bnames) & {"bottom", "top", "left", "right", "front", "back", "notch"}
     for i, e in enumerate(el.eigenstrain):
         k = f"{key}.eigenstrain[{i}]"
         if e.region not in regions:

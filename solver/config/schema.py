@@ -391,8 +391,14 @@ class Fracture(Strict):
     max_iterations: Annotated[int, Field(ge=1, le=100000)] = 2000
     # Anderson acceleration of the alternate minimisation (history depth; 0: plain)
     anderson_depth: Annotated[int, Field(ge=0, le=50)] = 5
+    # start each load step from the damage extrapolated from the last step's increment
+    predictor: bool = True
     # regions whose damage stays zero (e.g. a ductile metal under a brittle coating)
     unbreakable: list[str] = []
+    # oriented grains of a material with fracture_toughness_plane: weaker along the planes
+    weak_planes: bool = True
+    # cells next to grain-boundary facets take fracture_toughness_grain_boundary
+    grain_boundaries: bool = True
     eigenstrain: list[Eigenstrain] = []
     boundary_conditions: list[BoundaryCondition] = Field(min_length=1)
     load_path: list[Annotated[list[Finite], Field(min_length=2, max_length=2)]] | None = None

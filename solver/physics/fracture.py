@@ -51,11 +51,29 @@ def degradation(d, k):
     return (1 - k) * (1 - d) ** 2 + k
 
 
-def crack_density(d, length, model: str):
+def crack_density(d, length, model: str, A=None):
     """gamma(d, grad d) (1/m): the regularised crack length (2D) / area (3D) per unit area
     (volume); int gamma dx is the crack length of a fully developed crack, up to the mesh
-    correction."""
-    return (w(d, model) / length + length * ufl.dot(ufl.grad(d), ufl.grad(d))) / c_w(model)
+    correction. ``A`` (optional, symmetric positive definite) is a structural tensor for
+    direction-dependent toughness: grad d . A grad d replaces |grad d|^2, so a crack with unit
+    normal n costs Gc sqrt(n . A n) (the optimal 1D profile's energy)."""
+    g = ufl.grad(d)
+    grad2 = ufl.dot(g, g) if A is None else ufl.dot(g, ufl.dot(A, g))
+    return (w(d, model) / length + length * grad2) / c_w(model)
+
+
+def weak_plane_tensor(m, ratio: float):
+    """Structural tensor of a crystal whose planes with unit normal ``m`` (numpy) are
+    ``ratio`` = Gc / Gc_plane times weaker than the other directions: with toughness
+    Gc_plane, A = m m + ratio^2 (I - m m) gives Gc_plane for cracks along the planes
+    (n = m) and ratio * Gc_plane = Gc across them (n normal to m); in between,
+    Gc_plane sqrt(cos^2 + ratio^2 sin^2) of the angle between n and m."""
+    import numpy as np
+
+    m = np.asarray(m, dtype=float)
+    m = m / np.linalg.norm(m)
+    P = np.outer(m, m)
+    return P + ratio**2 * (np.eye(len(m)) - P)
 
 
 def pos(x):
@@ -114,9 +132,9 @@ def elastic_energy_density(eps, d, law, split: str, dim: int, k: float, reg: flo
     return degradation(d, k) * psi_p + psi_n
 
 
-def damage_energy_density(d, driving, toughness, length, model: str, k: float):
+def damage_energy_density(d, driving, toughness, length, model: str, k: float, A=None):
     """The d-dependent part of the energy density: g(d) psi+ + Gc gamma(d)."""
-    return degradation(d, k) * driving + toughness * crack_density(d, length, model)
+    return degradation(d, k) * driving + toughness * crack_density(d, length, model, A)
 
 
 # ------------------------------------------------------------------ analytic references

@@ -42,21 +42,23 @@ from solver.problems.elasticity import constitutive_data, eigenstrain_tensors
 
 log = logging.getLogger("solver.problems.fracture")
 
-# Linear sub-problems: conjugate gradients preconditioned by an LU factorisation (MUMPS)
-# that is kept while it works: between alternate-minimisation iterations and load steps the
-# operator changes only where the damage changes, so the stale factors converge CG in a few
-# iterations; they are refreshed when CG needs more than REFRESH_ITS (docs/fracture.md).
-REUSED_LU = {
-    "ksp_type": "cg",
-    "ksp_rtol": 1e-10,
-    "ksp_atol": 1e-30,
-    "ksp_max_it": 200,
-    "pc_type": "lu",
-    "pc_factor_mat_solver_type": "mumps",
-}
+# Displacement: LU (MUMPS) per solve. With ksp_type cg (physics.fracture.solver.displacement)
+# the factors are reused as a preconditioner while they work (refreshed when CG needs more
+# than REFRESH_ITS iterations): it pays where factorising costs much more than a
+# triangular solve (large 3D meshes), not at benchmark sizes (docs/fracture.md).
 REFRESH_ITS = 12
+PREDICT_MAX = 0.2  # largest predicted damage change per step (beyond: no predictor)
 STALL_ITS = 50  # Anderson is dropped for the rest of a step after this many its without progress
-LINEAR = {"snes_type": "ksponly", **REUSED_LU}
+# (the displacement system is symmetric: the Hessian of the energy, Dirichlet conditions
+# applied symmetrically; MUMPS's LDL^T factorises it ~30% faster than LU)
+DIRECT_U = {**popts.DIRECT, "pc_type": "cholesky", "ksp_rtol": 1e-10, "ksp_atol": 1e-30,
+            "ksp_max_it": 200}
+# Damage: the operator (Gc/l + 2 psi+) M + Gc l K is symmetric positive definite and, with
+# h < l, well conditioned: CG + SOR solves it (and the VI's reduced systems) without
+# factorising.
+ITERATIVE_D = {"ksp_type": "cg", "pc_type": "sor", "ksp_rtol": 1e-10, "ksp_atol": 1e-30,
+               "ksp_max_it": 2000}
+LINEAR = {"snes_type": "ksponly", **DIRECT_U}
 NEWTON = {
     "snes_type": "newtonls",
     "snes_linesearch_type": "basic",
@@ -65,16 +67,17 @@ NEWTON = {
     "snes_stol": 0.0,
     "snes_max_it": 25,
     "snes_error_if_not_converged": False,
-    **REUSED_LU,
+    **DIRECT_U,
 }
-VI = {
+VI = {  # the damage energy is quadratic in d: full Newton steps, no line search
     "snes_type": "vinewtonrsls",
+    "snes_linesearch_type": "basic",
     "snes_rtol": 1e-9,
     "snes_atol": 1e-13,
     "snes_stol": 0.0,
     "snes_max_it": 50,
     "snes_error_if_not_converged": False,
-    **popts.DIRECT,
+    **ITERATIVE_D,
 }
 SPECTRAL_REG = 1e-9  # strain: regularises coincident principal strains (physics/fracture.py)
 _REASONS = {int(v): k for k, v in vars(PETSc.SNES.ConvergedReason).items()
@@ -107,10 +110,7 @@ class FractureProblem:
 
         # ---- material data
         self.law = el.material_field(mesh, geo.cell_tags, constitutive_data(geo, materials))
-        gc = {tag: (1.0 if r in cfg.unbreakable
-                    else materials[geo.region_material[r]].fracture_toughness)
-              for r, tag in geo.regions.items()}
-        self.Gc = el._cellwise(mesh, geo.cell_tags, (), gc, "fracture_toughness")
+        gc, self.A = self._toughness()
         self.factor = dolfinx.fem.Constant(mesh, PETSc.ScalarType(0.0))
         tensors = eigenstrain_tensors(cfg.eigenstrain, geo)
         self.eps0 = ufl.as_tensor(np.zeros((3, 3)).tolist())
@@ -137,7 +137,7 @@ class FractureProblem:
             driving = self.H
         else:
             driving = self.psi_pos
-        self.gamma = fr.crack_density(d, self.l, self.model)
+        self.gamma = fr.crack_density(d, self.l, self.model, self.A)
         E_ref = max(self._moduli())
         area = assemble_scalar(dolfinx.fem.form(
             dolfinx.fem.Constant(mesh, PETSc.ScalarType(1.0)) * self.dx))
@@ -155,13 +155,14 @@ class FractureProblem:
                 work += term
         self.F_int = ufl.derivative(self.psi_el * self.dx, u, v)  # internal forces (N)
         F_u = s_u * (self.F_int - (ufl.derivative(work, u, v) if work else 0))
-        Pi_d = fr.damage_energy_density(d, driving, self.Gc, self.l, self.model, self.k) \
-            * self.dx
+        Pi_d = fr.damage_energy_density(d, driving, self.Gc, self.l, self.model, self.k,
+                                        self.A) * self.dx
         F_d = s_d * ufl.derivative(Pi_d, d, p)
         linear_u = self.split == "none"
         bounded = not self.history or self.model == "AT1"
         self._opts_u = popts.merge(LINEAR if linear_u else NEWTON, cfg.solver.displacement)
-        self._opts_d = popts.merge(VI if bounded else LINEAR, cfg.solver.damage)
+        self._opts_d = popts.merge(VI if bounded else {"snes_type": "ksponly", **ITERATIVE_D},
+                                   cfg.solver.damage)
         self._pu = dolfinx.fem.petsc.NonlinearProblem(
             F_u, u, bcs=self.dirichlet_u, J=ufl.derivative(F_u, u, du),
             petsc_options_prefix=self.prefix_u)
@@ -182,6 +183,7 @@ class FractureProblem:
         self.t = 0.0
         self.peak = 0.0
         self._refresh: dict[str, bool] = {}
+        self._increment: tuple[np.ndarray, float] | None = None
         self._reaction = self._reaction_setup()
         self._check_resolution()
 
@@ -193,6 +195,57 @@ class FractureProblem:
             out.append(m.youngs_modulus if m.youngs_modulus is not None
                        else float(np.abs(m.voigt()).max()))
         return out
+
+    def _toughness(self):
+        """Cell-wise Gc (DG0, ``self.Gc``) and the structural tensor A (DG0, or None when
+        every cell is isotropic). Grains of a material with ``fracture_toughness_plane``
+        (and an orientation) get Gc_plane and A = weak_plane_tensor(c-axis, Gc/Gc_plane)
+        (``weak_planes``); cells next to a grain-boundary facet get the material's
+        ``fracture_toughness_grain_boundary`` (if lower) and A = I (``grain_boundaries``).
+        Returns ({tag: Gc}, A)."""
+        from solver.materials import stiffness
+
+        cfg, geo, dim = self.cfg, self.geo, self.dim
+        gc, tensors, aniso = {}, {}, False
+        for r, tag in geo.regions.items():
+            mat = self.materials[geo.region_material[r]]
+            gc[tag] = 1.0 if r in cfg.unbreakable else mat.fracture_toughness
+            tensors[tag] = np.eye(dim)
+            ori = geo.orientation.get(tag)
+            if (cfg.weak_planes and r not in cfg.unbreakable and ori is not None
+                    and mat.fracture_toughness_plane is not None):
+                R = (stiffness.rotation_2d_c_axis(float(ori)) if dim == 2
+                     else stiffness.rotation_euler_bunge(*ori))
+                ratio = mat.fracture_toughness / mat.fracture_toughness_plane
+                tensors[tag] = fr.weak_plane_tensor(R[:dim, 2], ratio)
+                gc[tag] = mat.fracture_toughness_plane
+                aniso = True
+        self.Gc = el._cellwise(self.mesh, geo.cell_tags, (), gc, "fracture_toughness")
+        A = el._cellwise(self.mesh, geo.cell_tags, (dim, dim), tensors, "toughness_tensor")
+        if cfg.grain_boundaries and "grain_boundaries" in geo.boundaries:
+            cells = self._cells_next_to(geo.facet_tags.find(geo.boundaries["grain_boundaries"]))
+            V0 = self.Gc.function_space
+            dofs = V0.dofmap.list[cells, 0]
+            tag_of = dict(zip(geo.cell_tags.indices, geo.cell_tags.values, strict=True))
+            region_of = {t: n for n, t in geo.regions.items()}
+            for c, dof in zip(cells, dofs, strict=True):
+                r = region_of[int(tag_of[int(c)])]
+                gb = self.materials[geo.region_material[r]].fracture_toughness_grain_boundary
+                if gb is not None and r not in cfg.unbreakable and gb < self.Gc.x.array[dof]:
+                    self.Gc.x.array[dof] = gb
+                    A.x.array.reshape(-1, dim * dim)[dof] = np.eye(dim).ravel()
+            self.Gc.x.scatter_forward()
+            A.x.scatter_forward()
+        return gc, (A if aniso else None)
+
+    def _cells_next_to(self, facets: np.ndarray) -> np.ndarray:
+        """Local cells (owned and ghost) with a facet among ``facets``."""
+        tdim = self.dim
+        self.mesh.topology.create_connectivity(tdim - 1, tdim)
+        f2c = self.mesh.topology.connectivity(tdim - 1, tdim)
+        if not len(facets):
+            return np.zeros(0, dtype=np.int32)
+        return np.unique(np.concatenate([f2c.links(f) for f in facets])).astype(np.int32)
 
     def _unbreakable(self) -> list:
         """d = 0 on every node of the unbreakable regions' cells."""
@@ -288,7 +341,10 @@ class FractureProblem:
         until the Krylov iterations exceed REFRESH_ITS (or a solve fails: then it is
         retried once with fresh factors)."""
         ksp = prob.solver.getKSP()
-        krylov = ksp.getType() != "preonly"
+        # reuse needs a Krylov method and a fixed system (a VI solves reduced systems whose
+        # size changes with the active set)
+        krylov = (ksp.getType() != "preonly" and ksp.getPC().getType() in ("lu", "cholesky")
+                  and not prob.solver.getType().startswith("vi"))
         refresh = self._refresh.get(what, True) or not krylov
         fn = self.u if what == "displacement" else self.d
         start = fn.x.array.copy() if krylov else None
@@ -325,6 +381,7 @@ class FractureProblem:
         n = self._n_owned_d
         acc = Anderson(self.comm, self.cfg.anderson_depth) if self.cfg.anderson_depth else None
         lo = self._lb.array_r if self.bounded else np.zeros(n)
+        self._predict(t - t_prev, lo)
         try:
             its, li = self._snes(self._pu, "displacement")
             newton, lin = newton + its, lin + li
@@ -368,8 +425,24 @@ class FractureProblem:
             self.set_time(t_prev)
             raise
         self.iterations = k
+        self._increment = (self.d.x.array[:n] - d_old[:n], t - t_prev)
         return {"newton_iterations": k, "linear_iterations": lin,
                 "change": None}
+
+    def _predict(self, dt: float, lo: np.ndarray) -> None:
+        """Linear predictor of the damage from the last accepted step's increment (within
+        the bounds), used while that increment was smooth (max < PREDICT_MAX): it starts
+        the alternate minimisation close to the answer in the stable regime."""
+        if self._increment is None or not self.cfg.predictor:
+            return
+        inc, dt_last = self._increment
+        step = inc * (dt / dt_last)
+        if self.comm.allreduce(float(np.abs(step).max(initial=0.0)), op=MPI.MAX) \
+                >= PREDICT_MAX:
+            return
+        n = self._n_owned_d
+        self.d.x.array[:n] = np.clip(self.d.x.array[:n] + step, lo, 1.0)
+        self.d.x.scatter_forward()
 
     @cached_property
     def _n_owned_d(self) -> int:
