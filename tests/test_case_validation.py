@@ -259,6 +259,7 @@ SENT = yaml.safe_load((ROOT / "cases" / "sent_quick.yaml").read_text())
     ("materials.miehe_steel.fracture_toughness", "null", "geometry.material",
      "fracture_toughness"),
     ("physics.fracture.length_scale", "0", "physics.fracture.length_scale", ""),
+    ("physics.fracture.irreversibility", "history", "physics.fracture.monolithic", "bounds"),
     ("physics.fracture.boundary_conditions[0]", "{type: roller, boundary: notch}",
      "physics.fracture.boundary_conditions[0].boundary", "flat"),
 ])
@@ -266,8 +267,10 @@ def test_fracture_rejections(path, value, key, text):
     """M5 cases and plate geometries: a notch without a ligament or outside the plate,
     refinement boxes outside / inverted / coarser than the mesh, 3D plates, misspelt split,
     nothing breakable, unknown unbreakable region, a material without Gc, a zero length
-    scale, a roller on the notch faces (not a flat outer side; pressure on them is fine)."""
+    scale, a roller on the notch faces (not a flat outer side; pressure on them is fine), a
+    monolithic Newton with the history field."""
     data = copy.deepcopy(SENT)
+    data["physics"]["fracture"]["monolithic"] = path == "physics.fracture.irreversibility"
     apply_overrides(data, [f"{path}={value}"])
     with pytest.raises(CaseError) as e:
         parse_case(data)

@@ -181,11 +181,7 @@ def _check_cohesive(case, mats) -> None:
             raise CaseError(f"{key}.pressure.overpotential: the metal '{g.metal.material}' "
                             "has no molar_volume; give pressure.value (Pa) or "
                             f"materials.{g.metal.material}.molar_volume")
-    if coh.load_path is not None:
-        ts = [p[0] for p in coh.load_path]
-        if ts[0] > 0 or ts[-1] < case.stepping.end:
-            raise CaseError(f"{key}.load_path: its t range [{ts[0]:g}, {ts[-1]:g}] must cover "
-                            f"the run, [0, stepping.end = {case.stepping.end:g}]")
+    _check_load_path(case, key, coh.load_path)
     _check_mechanics(case, key, coh, COHESIVE_METRICS)
 
 
@@ -202,6 +198,9 @@ def _check_fracture(case, mats) -> None:
         if r not in regions:
             raise CaseError(f"{key}.unbreakable[{i}]: unknown region '{r}'; known: "
                             f"{', '.join(regions[:12])}")
+    if fr.monolithic and fr.irreversibility != "bounds":
+        raise CaseError(f"{key}.monolithic: the monolithic Newton needs irreversibility: "
+                        "bounds (the history field is not a joint minimisation)")
     if len(fr.unbreakable) == len(regions):
         raise CaseError(f"{key}.unbreakable: every region is unbreakable, nothing can crack; "
                         "remove at least one")
@@ -216,12 +215,16 @@ def _check_fracture(case, mats) -> None:
         if fr.split != "none" and m.is_anisotropic:
             raise CaseError(f"{key}.split: '{fr.split}' needs isotropic materials and "
                             f"'{name}' has an anisotropic stiffness; use split: none")
-    if fr.load_path is not None:
-        ts = [p[0] for p in fr.load_path]
+    _check_load_path(case, key, fr.load_path)
+    _check_mechanics(case, key, fr, FRACTURE_METRICS)
+
+
+def _check_load_path(case, key: str, path) -> None:
+    if path is not None:
+        ts = [p[0] for p in path]
         if ts[0] > 0 or ts[-1] < case.stepping.end:
             raise CaseError(f"{key}.load_path: its t range [{ts[0]:g}, {ts[-1]:g}] must cover "
                             f"the run, [0, stepping.end = {case.stepping.end:g}]")
-    _check_mechanics(case, key, fr, FRACTURE_METRICS)
 
 
 def _check_mechanics(case, key: str, el, metrics: list[str]) -> None:

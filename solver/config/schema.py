@@ -370,10 +370,12 @@ class Cohesive(Strict):
 
 
 class FractureSolver(Strict):
-    """PETSc options of the two sub-problems (prefixes fracture_u_ and fracture_d_)."""
+    """PETSc options of the two sub-problems and the optional monolithic Newton (prefixes
+    fracture_u_, fracture_d_, fracture_m_)."""
 
     displacement: dict[str, str | int | float | bool | None] = {}
     damage: dict[str, str | int | float | bool | None] = {}
+    monolithic: dict[str, str | int | float | bool | None] = {}
 
 
 class Fracture(Strict):
@@ -393,6 +395,8 @@ class Fracture(Strict):
     anderson_depth: Annotated[int, Field(ge=0, le=50)] = 5
     # start each load step from the damage extrapolated from the last step's increment
     predictor: bool = True
+    # after the alternate minimisation, a monolithic Newton on (u, d) (bounds only)
+    monolithic: bool = False
     # regions whose damage stays zero (e.g. a ductile metal under a brittle coating)
     unbreakable: list[str] = []
     # oriented grains of a material with fracture_toughness_plane: weaker along the planes

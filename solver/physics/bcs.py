@@ -126,6 +126,19 @@ class _Neumann:
         return ufl.dot(t, v) * ds(self.tag)
 
 
+class LoadPath:
+    """Load factor a(t): piecewise linear through [t, factor] points (``load_path`` of a
+    case), or a = t without points."""
+
+    def __init__(self, points):
+        self.points = None if points is None else np.asarray(points, dtype=float)
+
+    def __call__(self, t: float) -> float:
+        if self.points is None:
+            return float(t)
+        return float(np.interp(t, self.points[:, 0], self.points[:, 1]))
+
+
 def build(V, geo, bcs, key: str = "physics.elasticity.boundary_conditions", regions=None):
     """Conditions on V; ``regions`` (names) restricts them to those regions' boundary
     facets (a displacement field that lives on part of the domain)."""

@@ -85,8 +85,7 @@ class CohesiveProblem:
                                   L.toughness_normal, L.toughness_shear, L.bk_exponent)
         self.eta = float(L.viscosity)
         self.eps = 1e-6 * min(self.law.onset_normal, self.law.onset_shear)
-        self.path = (np.asarray(cfg.load_path, dtype=float) if cfg.load_path is not None
-                     else None)
+        self.amplitude = mech_bcs.LoadPath(cfg.load_path)
 
         # ---- parts: the layer stack split at the cohesive interfaces
         stack = list(geo.regions)
@@ -309,11 +308,6 @@ class CohesiveProblem:
     @property
     def n_dofs(self) -> int:
         return sum(n_global_dofs(Vk) for Vk in self.V)
-
-    def amplitude(self, t: float) -> float:
-        if self.path is None:
-            return float(t)
-        return float(np.interp(t, self.path[:, 0], self.path[:, 1]))
 
     def state(self) -> dict[str, dolfinx.fem.Function]:
         out = {f.name: f for f in self.u}

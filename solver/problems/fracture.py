@@ -80,6 +80,17 @@ VI = {  # the damage energy is quadratic in d: full Newton steps, no line search
     **ITERATIVE_D,
 }
 SPECTRAL_REG = 1e-9  # strain: regularises coincident principal strains (physics/fracture.py)
+# (residuals are dimensionless, O(1) entries at O(1) strain; round-off floor ~1e-14)
+MONOLITHIC = {
+    "snes_type": "vinewtonrsls",
+    "snes_linesearch_type": "basic",
+    "snes_rtol": 1e-10,
+    "snes_atol": 1e-12,
+    "snes_stol": 0.0,
+    "snes_max_it": 20,
+    "snes_error_if_not_converged": False,
+    **popts.DIRECT,
+}
 _REASONS = {int(v): k for k, v in vars(PETSc.SNES.ConvergedReason).items()
             if k.startswith("DIVERGED")}
 
@@ -87,6 +98,7 @@ _REASONS = {int(v): k for k, v in vars(PETSc.SNES.ConvergedReason).items()
 class FractureProblem:
     prefix_u = "fracture_u_"
     prefix_d = "fracture_d_"
+    prefix_m = "fracture_m_"
 
     def __init__(self, case, geo, materials):
         cfg = self.cfg = case.physics.fracture
@@ -95,8 +107,7 @@ class FractureProblem:
         self.mesh, self.dim, self.comm = mesh, dim, mesh.comm
         self.model, self.split, self.l = cfg.model, cfg.split, cfg.length_scale
         self.k = cfg.residual_stiffness
-        self.path = (np.asarray(cfg.load_path, dtype=float) if cfg.load_path is not None
-                     else None)
+        self.amplitude = mech_bcs.LoadPath(cfg.load_path)
         deg = cfg.degree
         q = 2 * deg
         self.V = dolfinx.fem.functionspace(mesh, ("Lagrange", deg, (dim,)))
@@ -180,6 +191,9 @@ class FractureProblem:
             self._lb.set(0.0)
             self._ub.set(1.0)
             self._pd.solver.setVariableBounds(self._lb, self._ub)
+        self._pm = None
+        if cfg.monolithic:
+            self._monolithic_setup(F_u, F_d)
         self.t = 0.0
         self.peak = 0.0
         self._refresh: dict[str, bool] = {}
@@ -301,11 +315,6 @@ class FractureProblem:
     def n_dofs(self) -> int:
         return n_global_dofs(self.V) + n_global_dofs(self.Vd)
 
-    def amplitude(self, t: float) -> float:
-        if self.path is None:
-            return float(t)
-        return float(np.interp(t, self.path[:, 0], self.path[:, 1]))
-
     def state(self) -> dict[str, dolfinx.fem.Function]:
         out = {"displacement": self.u, "damage": self.d}
         if self.history:
@@ -425,9 +434,54 @@ class FractureProblem:
             self.set_time(t_prev)
             raise
         self.iterations = k
+        if self._pm is not None:
+            lin += self._monolithic()
         self._increment = (self.d.x.array[:n] - d_old[:n], t - t_prev)
         return {"newton_iterations": k, "linear_iterations": lin,
                 "change": None}
+
+    def _monolithic_setup(self, F_u, F_d) -> None:
+        """Newton on (u, d) together (VI: d within [d_old, 1], u free), blocked MUMPS."""
+        u, d = self.u, self.d
+        F = [F_u, F_d]
+        J = [[ufl.derivative(Fi, w) for w in (u, d)] for Fi in F]
+        self._opts_m = popts.merge(MONOLITHIC, self.cfg.solver.monolithic)
+        self._pm = dolfinx.fem.petsc.NonlinearProblem(
+            F, [u, d], bcs=self.dirichlet_u + self.dirichlet_d, J=J, kind="mpi",
+            petsc_options_prefix=self.prefix_m)
+        popts.configure(self._pm.solver, self.prefix_m, self._opts_m,
+                        "physics.fracture.solver.monolithic")
+        self._mlb, self._mub = self._pm.x.duplicate(), self._pm.x.duplicate()
+        self._m_lo = [dolfinx.fem.Function(self.V), dolfinx.fem.Function(self.Vd)]
+        self._m_hi = [dolfinx.fem.Function(self.V), dolfinx.fem.Function(self.Vd)]
+        self._m_lo[0].x.array[:] = PETSc.NINFINITY
+        self._m_hi[0].x.array[:] = PETSc.INFINITY
+        self._m_hi[1].x.array[:] = 1.0
+
+    def _monolithic(self) -> int:
+        """Polish the alternate-minimisation answer with a monolithic Newton to the SNES
+        tolerances of fracture_m_; if Newton fails (the energy is not convex in (u, d)),
+        the alternate-minimisation answer is kept and a warning logged. Returns the
+        linear iterations."""
+        n = self._n_owned_d
+        self._m_lo[1].x.array[:n] = self._lb.array_r
+        dolfinx.fem.petsc.assign(self._m_lo, self._mlb)
+        dolfinx.fem.petsc.assign(self._m_hi, self._mub)
+        self._pm.solver.setVariableBounds(self._mlb, self._mub)
+        keep = (self.u.x.array.copy(), self.d.x.array.copy())
+        try:
+            self._pm.solve()
+            reason = int(self._pm.solver.getConvergedReason())
+        except PETSc.Error:
+            reason = -100
+        self.monolithic_iterations = int(self._pm.solver.getIterationNumber())
+        if reason <= 0:
+            self.u.x.array[:], self.d.x.array[:] = keep
+            log.warning(f"fracture: monolithic Newton did not converge (reason {reason}) at "
+                        f"load factor {self.amplitude(self.t):.6g}; keeping the alternate-"
+                        "minimisation state")
+            self.monolithic_iterations = -1
+        return int(self._pm.solver.getLinearSolveIterations())
 
     def _predict(self, dt: float, lo: np.ndarray) -> None:
         """Linear predictor of the damage from the last accepted step's increment (within
@@ -535,6 +589,10 @@ class FractureProblem:
         lag = {"snes_lag_preconditioner": 0, "snes_lag_preconditioner_persists": 0}
         popts.destroy_nonlinear(self._pu, self.prefix_u, {**self._opts_u, **lag})
         popts.destroy_nonlinear(self._pd, self.prefix_d, {**self._opts_d, **lag})
+        if self._pm is not None:
+            popts.destroy_nonlinear(self._pm, self.prefix_m, self._opts_m)
+            self._mlb.destroy()
+            self._mub.destroy()
         if self.bounded:
             self._lb.destroy()
             self._ub.destroy()
