@@ -260,6 +260,11 @@ SENT = yaml.safe_load((ROOT / "cases" / "sent_quick.yaml").read_text())
      "fracture_toughness"),
     ("physics.fracture.length_scale", "0", "physics.fracture.length_scale", ""),
     ("physics.fracture.irreversibility", "history", "physics.fracture.monolithic", "bounds"),
+    ("stepping.stop", "{metric: crack_area_m2, above: 1e-9}", "stepping.stop.metric",
+     "crack_length_m"),
+    ("physics.fracture.eigenstrain",
+     "[{region: plate, tensor: [[0, 0, 0.001], [0, 0, 0], [0.001, 0, 0]]}]",
+     "physics.fracture.eigenstrain[0].tensor", "out-of-plane shear"),
     ("physics.fracture.boundary_conditions[0]", "{type: roller, boundary: notch}",
      "physics.fracture.boundary_conditions[0].boundary", "flat"),
 ])
@@ -268,9 +273,12 @@ def test_fracture_rejections(path, value, key, text):
     refinement boxes outside / inverted / coarser than the mesh, 3D plates, misspelt split,
     nothing breakable, unknown unbreakable region, a material without Gc, a zero length
     scale, a roller on the notch faces (not a flat outer side; pressure on them is fine), a
-    monolithic Newton with the history field."""
+    monolithic Newton with the history field, a 3D-only stop metric in 2D, out-of-plane
+    shear eigenstrain with the 2D spectral split."""
     data = copy.deepcopy(SENT)
     data["physics"]["fracture"]["monolithic"] = path == "physics.fracture.irreversibility"
+    if path == "physics.fracture.eigenstrain":
+        data["physics"]["fracture"]["split"] = "spectral"
     apply_overrides(data, [f"{path}={value}"])
     with pytest.raises(CaseError) as e:
         parse_case(data)

@@ -215,8 +215,23 @@ def _check_fracture(case, mats) -> None:
         if fr.split != "none" and m.is_anisotropic:
             raise CaseError(f"{key}.split: '{fr.split}' needs isotropic materials and "
                             f"'{name}' has an anisotropic stiffness; use split: none")
+    if fr.split == "spectral" and case.dimension == 2:
+        for i, e in enumerate(fr.eigenstrain):
+            t = np.asarray(e.tensor if e.tensor is not None else np.zeros((2, 2)), dtype=float)
+            if t.shape == (3, 3) and np.abs(t[:2, 2]).max() > 0:
+                raise CaseError(f"{key}.eigenstrain[{i}].tensor: out-of-plane shear (xz, yz) "
+                                "is not part of the 2D spectral split (plane strain); drop "
+                                "it or use split: volumetric_deviatoric")
     _check_load_path(case, key, fr.load_path)
-    _check_mechanics(case, key, fr, FRACTURE_METRICS)
+    metrics = [m for m in FRACTURE_METRICS
+               if not (case.dimension == 3 and m == "crack_length_m")]
+    if case.dimension == 3:
+        metrics.append("crack_area_m2")
+    if not any(bc.type == "displacement" and any(v for v in bc.value if v is not None)
+               for bc in fr.boundary_conditions):
+        metrics = [m for m in metrics if m not in ("reaction_force_N",
+                                                   "applied_displacement_m", "peak_load_N")]
+    _check_mechanics(case, key, fr, metrics)
 
 
 def _check_load_path(case, key: str, path) -> None:

@@ -10,8 +10,9 @@ equilibrium with the reported damage. Both sub-problems keep their forms, matric
 solvers for the whole run (MUMPS by default; any PETSc options under fracture_u_ /
 fracture_d_).
 
-Quadrature: degree 2p for P_p everywhere; the history field lives in the quadrature space of
-that rule, so H is stored exactly where the damage residual uses it.
+Quadrature: degree 2p for P_p everywhere (exact for P1; for P2 it under-integrates the
+degree-6 g(d) psi+ slightly); the history field lives in the quadrature space of that rule,
+so H is stored exactly where the damage residual uses it.
 """
 
 from __future__ import annotations
@@ -58,7 +59,10 @@ DIRECT_U = {**popts.DIRECT, "pc_type": "cholesky", "ksp_rtol": 1e-10, "ksp_atol"
 # factorising.
 ITERATIVE_D = {"ksp_type": "cg", "pc_type": "sor", "ksp_rtol": 1e-10, "ksp_atol": 1e-30,
                "ksp_max_it": 2000}
-LINEAR = {"snes_type": "ksponly", **DIRECT_U}
+# Explicit: a later problem under the same prefix must not inherit a lag left in the
+# options database by _lag (with a direct solver it would never refactorise).
+NO_LAG = {"snes_lag_preconditioner": 1, "snes_lag_preconditioner_persists": "false"}
+LINEAR = {"snes_type": "ksponly", **DIRECT_U, **NO_LAG}
 NEWTON = {
     "snes_type": "newtonls",
     "snes_linesearch_type": "basic",
@@ -68,6 +72,7 @@ NEWTON = {
     "snes_max_it": 25,
     "snes_error_if_not_converged": False,
     **DIRECT_U,
+    **NO_LAG,
 }
 VI = {  # the damage energy is quadratic in d: full Newton steps, no line search
     "snes_type": "vinewtonrsls",
@@ -149,6 +154,7 @@ class FractureProblem:
         else:
             driving = self.psi_pos
         self.gamma = fr.crack_density(d, self.l, self.model, self.A)
+        self.gamma_iso = fr.crack_density(d, self.l, self.model)  # a length, for the metric
         E_ref = max(self._moduli())
         area = assemble_scalar(dolfinx.fem.form(
             dolfinx.fem.Constant(mesh, PETSc.ScalarType(1.0)) * self.dx))
@@ -172,8 +178,8 @@ class FractureProblem:
         linear_u = self.split == "none"
         bounded = not self.history or self.model == "AT1"
         self._opts_u = popts.merge(LINEAR if linear_u else NEWTON, cfg.solver.displacement)
-        self._opts_d = popts.merge(VI if bounded else {"snes_type": "ksponly", **ITERATIVE_D},
-                                   cfg.solver.damage)
+        self._opts_d = popts.merge(VI if bounded else {"snes_type": "ksponly", **ITERATIVE_D,
+                                                       **NO_LAG}, cfg.solver.damage)
         self._pu = dolfinx.fem.petsc.NonlinearProblem(
             F_u, u, bcs=self.dirichlet_u, J=ufl.derivative(F_u, u, du),
             petsc_options_prefix=self.prefix_u)
@@ -197,7 +203,8 @@ class FractureProblem:
         self.t = 0.0
         self.peak = 0.0
         self._refresh: dict[str, bool] = {}
-        self._increment: tuple[np.ndarray, float] | None = None
+        self.d_prev = dolfinx.fem.Function(self.Vd, name="damage_previous")
+        self.da_last = 0.0
         self._reaction = self._reaction_setup()
         self._check_resolution()
 
@@ -316,16 +323,17 @@ class FractureProblem:
         return n_global_dofs(self.V) + n_global_dofs(self.Vd)
 
     def state(self) -> dict[str, dolfinx.fem.Function]:
-        out = {"displacement": self.u, "damage": self.d}
+        out = {"displacement": self.u, "damage": self.d, "damage_previous": self.d_prev}
         if self.history:
             out["history"] = self.H
         return out
 
     def scalar_state(self) -> dict:
-        return {"peak_load_N": self.peak}
+        return {"peak_load_N": self.peak, "load_increment": self.da_last}
 
     def restore_scalar_state(self, s: dict) -> None:
         self.peak = float(s.get("peak_load_N", 0.0))
+        self.da_last = float(s.get("load_increment", 0.0))
 
     def set_time(self, t: float) -> None:
         a = self.amplitude(t)
@@ -342,8 +350,6 @@ class FractureProblem:
         db.setValue(prefix + "snes_lag_preconditioner", -2)
         db.setValue(prefix + "snes_lag_preconditioner_persists", "true")
         prob.solver.setFromOptions()
-        if what == "damage" and self.bounded:
-            prob.solver.setVariableBounds(self._lb, self._ub)
 
     def _snes(self, prob, what: str) -> tuple[int, int]:
         """Solve one sub-problem; with a Krylov method, its LU preconditioner is reused
@@ -386,29 +392,30 @@ class FractureProblem:
         if self.bounded and not self.history:  # irreversibility: d >= d at the last step
             self._lb.array[:] = self.d.x.petsc_vec.array_r
         H_old = self.H.x.array.copy() if self.history else None
-        lin = newton = 0
+        lin = 0
         n = self._n_owned_d
         acc = Anderson(self.comm, self.cfg.anderson_depth) if self.cfg.anderson_depth else None
         lo = self._lb.array_r if self.bounded else np.zeros(n)
-        self._predict(t - t_prev, lo)
+        da = self.amplitude(t) - self.amplitude(t_prev)
+        self._predict(da, lo)
         try:
-            its, li = self._snes(self._pu, "displacement")
-            newton, lin = newton + its, lin + li
+            lin += self._snes(self._pu, "displacement")[1]
             k, best, k_best = 0, np.inf, 0
             while True:
                 if self.history:
                     self.H.interpolate(self._psi_expr)
                     np.maximum(self.H.x.array, H_old, out=self.H.x.array)
                 d_in = self.d.x.array[:n].copy()
-                its, li = self._snes(self._pd, "damage")
-                lin += li
+                lin += self._snes(self._pd, "damage")[1]
                 k += 1
                 g = self.d.x.array[:n]
                 diff = np.abs(g - d_in)
                 change = self.comm.allreduce(float(diff.max(initial=0.0)), op=MPI.MAX)
                 if change < self.cfg.tolerance:
-                    its, li = self._snes(self._pu, "displacement")
-                    newton, lin = newton + its, lin + li
+                    lin += self._snes(self._pu, "displacement")[1]
+                    if self.history:  # H_(n+1) = max(H_n, psi+(u_(n+1))), final u included
+                        self.H.interpolate(self._psi_expr)
+                        np.maximum(self.H.x.array, H_old, out=self.H.x.array)
                     break
                 if k == self.cfg.max_iterations:
                     raise ConvergenceError(
@@ -425,8 +432,7 @@ class FractureProblem:
                 if acc is not None:  # accelerated next input, kept within the bounds
                     self.d.x.array[:n] = np.clip(acc.update(d_in, g.copy()), lo, 1.0)
                     self.d.x.scatter_forward()
-                its, li = self._snes(self._pu, "displacement")
-                newton, lin = newton + its, lin + li
+                lin += self._snes(self._pu, "displacement")[1]
         except ConvergenceError:
             self.d.x.array[:] = d_old
             if self.history:
@@ -436,7 +442,8 @@ class FractureProblem:
         self.iterations = k
         if self._pm is not None:
             lin += self._monolithic()
-        self._increment = (self.d.x.array[:n] - d_old[:n], t - t_prev)
+        self.d_prev.x.array[:] = d_old  # (d, d_prev) and da_last: the predictor's state
+        self.da_last = da
         return {"newton_iterations": k, "linear_iterations": lin,
                 "change": None}
 
@@ -483,18 +490,19 @@ class FractureProblem:
             self.monolithic_iterations = -1
         return int(self._pm.solver.getLinearSolveIterations())
 
-    def _predict(self, dt: float, lo: np.ndarray) -> None:
-        """Linear predictor of the damage from the last accepted step's increment (within
-        the bounds), used while that increment was smooth (max < PREDICT_MAX): it starts
-        the alternate minimisation close to the answer in the stable regime."""
-        if self._increment is None or not self.cfg.predictor:
+    def _predict(self, da: float, lo: np.ndarray) -> None:
+        """Linear predictor of the damage: d + (d - d_prev) da / da_last in the load factor
+        a (within the bounds), used while loading continues (da, da_last > 0) and the last
+        increment was smooth (max change < PREDICT_MAX): it starts the alternate
+        minimisation close to the answer in the stable regime. d_prev is checkpointed and
+        restored on cut-back with d, so a restart predicts as the uninterrupted run."""
+        if not self.cfg.predictor or not (da > 0 and self.da_last > 0):
             return
-        inc, dt_last = self._increment
-        step = inc * (dt / dt_last)
+        n = self._n_owned_d
+        step = (self.d.x.array[:n] - self.d_prev.x.array[:n]) * (da / self.da_last)
         if self.comm.allreduce(float(np.abs(step).max(initial=0.0)), op=MPI.MAX) \
                 >= PREDICT_MAX:
             return
-        n = self._n_owned_d
         self.d.x.array[:n] = np.clip(self.d.x.array[:n] + step, lo, 1.0)
         self.d.x.scatter_forward()
 
@@ -506,7 +514,7 @@ class FractureProblem:
     @cached_property
     def _forms(self):
         return {
-            "crack": dolfinx.fem.form(self.gamma * self.dx),
+            "crack": dolfinx.fem.form(self.gamma_iso * self.dx),
             "dissipated": dolfinx.fem.form(self.Gc * self.gamma * self.dx),
             "energy": dolfinx.fem.form(self.psi_el * self.dx),
         }
