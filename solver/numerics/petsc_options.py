@@ -51,6 +51,28 @@ ELECTRODEPOSITION = {
 }
 
 
+_DIVERGED = {int(v): k for k, v in vars(PETSc.SNES.ConvergedReason).items()
+             if k.startswith("DIVERGED")}
+
+
+def reason_name(reason: int) -> str:
+    """' DIVERGED_...' for a negative SNESConvergedReason, '' otherwise (e.g. -100)."""
+    name = _DIVERGED.get(int(reason))
+    return f" {name}" if name else ""
+
+
+def solve_nonlinear(problem) -> tuple[int, int, int]:
+    """Solve a dolfinx NonlinearProblem; returns (SNESConvergedReason, Newton iterations,
+    linear iterations). A PETSc error inside (e.g. a failed factorisation) is reason -100."""
+    try:
+        problem.solve()
+        reason = int(problem.solver.getConvergedReason())
+    except PETSc.Error:
+        reason = -100
+    return (reason, int(problem.solver.getIterationNumber()),
+            int(problem.solver.getLinearSolveIterations()))
+
+
 def merge(defaults: Mapping, user: Mapping | None) -> dict:
     """User options override defaults key by key; ``None`` removes a default."""
     out = dict(defaults)

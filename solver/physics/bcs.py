@@ -11,7 +11,9 @@ import numpy as np
 
 import solver.compat  # noqa: F401
 import dolfinx
+import dolfinx.la
 import ufl
+from mpi4py import MPI
 from petsc4py import PETSc
 
 from solver.errors import CaseError
@@ -124,6 +126,51 @@ class _Neumann:
         if self.chi is not None:
             t = self.chi * t
         return ufl.dot(t, v) * ds(self.tag)
+
+
+def nodes_of_regions(V, geo, regions) -> np.ndarray:
+    """Boolean mask over V's local dofs (blocks, owned and ghost): touched by a cell of
+    one of ``regions`` on any rank (agreed across ranks by a reverse scatter)."""
+    marker = dolfinx.la.vector(V.dofmap.index_map, 1)
+    cells = np.concatenate([geo.cell_tags.find(geo.regions[r]) for r in regions])
+    marker.array[np.unique(V.dofmap.list[cells])] = 1.0
+    marker.scatter_reverse(dolfinx.la.InsertMode.add)
+    marker.scatter_forward()
+    return marker.array > 0
+
+
+def reaction_forms(cfg_bcs, fields, comm):
+    """Reaction forces of the first non-zero displacement condition of ``cfg_bcs``: each
+    field's residual tested with the unit function on that condition's dofs, per prescribed
+    component (N, or N/m in 2D). ``fields``: (conditions built from cfg_bcs, residual form,
+    its test space) per displacement field; a field without the condition's dofs adds
+    nothing. Returns (main component, its prescribed value, {component: form}) or None."""
+    for j, bc in enumerate(cfg_bcs):
+        if bc.type != "displacement":
+            continue
+        vals = [abs(v) if v is not None else 0.0 for v in bc.value]
+        if max(vals) == 0:
+            continue
+        forms = {}
+        for comp, v in enumerate(bc.value):
+            if v is None:
+                continue
+            terms = []
+            for built, F, V in fields:
+                obj = built[j]
+                idx, _ = obj.dirichlet[list(obj.constants).index(comp)].dof_indices()
+                if not comm.allreduce(len(idx), op=MPI.SUM):
+                    continue  # this field has none of the condition's facets
+                w = dolfinx.fem.Function(V)
+                w.x.array[idx] = 1.0
+                w.x.scatter_forward()
+                terms.append(ufl.replace(F, {ufl.TestFunction(V): w}))
+            if terms:
+                forms[comp] = dolfinx.fem.form(sum(terms[1:], terms[0]))
+        main = int(np.argmax(vals))
+        if main in forms:
+            return main, bc.value[main], forms
+    return None
 
 
 class LoadPath:

@@ -61,8 +61,6 @@ DEFAULTS = {
     "snes_error_if_not_converged": False,
     **popts.DIRECT,
 }
-_REASONS = {int(v): f" {k}" for k, v in vars(PETSc.SNES.ConvergedReason).items()
-            if k.startswith("DIVERGED")}
 
 
 class Interface:
@@ -211,17 +209,10 @@ class CohesiveProblem:
     def _pin_outside(self, k: int):
         """Dirichlet zero on the dofs of u_k that no cell of part k touches (agreed across
         ranks: a dof is active if any rank sees an active cell on it)."""
-        V = self.V[k]
-        imap = V.dofmap.index_map
-        marker = dolfinx.la.vector(imap, 1)
-        cells = np.concatenate([self.geo.cell_tags.find(self.geo.regions[r])
-                                for r in self.parts[k]])
-        marker.array[np.unique(V.dofmap.list[cells])] = 1.0
-        marker.scatter_reverse(dolfinx.la.InsertMode.add)
-        marker.scatter_forward()
-        inactive = np.flatnonzero(marker.array == 0).astype(np.int32)
+        active = mech_bcs.nodes_of_regions(self.V[k], self.geo, self.parts[k])
+        inactive = np.flatnonzero(~active).astype(np.int32)
         return dolfinx.fem.dirichletbc(np.zeros(self.dim, dtype=PETSc.ScalarType),
-                                       inactive, V)
+                                       inactive, self.V[k])
 
     def _nodes(self) -> None:
         """Nodal unit normals (area-weighted facet normals, pointing up out of the lower
@@ -273,36 +264,11 @@ class CohesiveProblem:
         return cz.traction(jump, n, dn, d, self.law, cz.UFL)
 
     def _reaction_setup(self):
-        """Reaction forces of the first non-zero displacement condition: the residual
-        tested with the unit field of each prescribed component on its dofs (N, or N/m in
-        2D). Returns (main component, its prescribed value, {component: form}) or None."""
-        for j, bc in enumerate(self.cfg.boundary_conditions):
-            if bc.type != "displacement":
-                continue
-            vals = [abs(v) if v is not None else 0.0 for v in bc.value]
-            if max(vals) == 0:
-                continue
-            forms = {}
-            for comp, v in enumerate(bc.value):
-                if v is None:
-                    continue
-                terms = []
-                for k in range(len(self.parts)):
-                    obj = self.bcs[k][j]
-                    wk = dolfinx.fem.Function(self.V[k])
-                    dbc = obj.dirichlet[list(obj.constants).index(comp)]
-                    idx, _ = dbc.dof_indices()
-                    if not self.comm.allreduce(len(idx), op=MPI.SUM):
-                        continue  # this part has none of the condition's facets
-                    wk.x.array[idx] = 1.0
-                    wk.x.scatter_forward()
-                    terms.append(ufl.replace(self.F[k], {ufl.TestFunction(self.V[k]): wk}))
-                if terms:
-                    forms[comp] = dolfinx.fem.form(sum(terms[1:], terms[0]))
-            main = int(np.argmax(vals))
-            if main in forms:
-                return main, bc.value[main], forms
-        return None
+        """Reactions of the first non-zero displacement condition, summed over the parts
+        that carry it (physics/bcs.reaction_forms)."""
+        return mech_bcs.reaction_forms(
+            self.cfg.boundary_conditions,
+            [(self.bcs[k], self.F[k], self.V[k]) for k in range(len(self.parts))], self.comm)
 
     # ------------------------------------------------------------------ stepping interface
     @property
@@ -335,14 +301,14 @@ class CohesiveProblem:
             inc, dt_last = self._increment
             for u, du in zip(self.u, inc, strict=True):
                 u.x.array[:] += (dt / dt_last) * du
-        reason, its, lin = self._newton(self._problem)
+        reason, its, lin = popts.solve_nonlinear(self._problem)
         if reason <= 0:
             for u, a in zip(self.u, start, strict=True):
                 u.x.array[:] = a
             self.set_time(t_prev)
             raise ConvergenceError(
                 f"cohesive Newton diverged (SNESConvergedReason {reason}"
-                f"{_REASONS.get(reason, '')}) after {its} iterations at load factor "
+                f"{popts.reason_name(reason)}) after {its} iterations at load factor "
                 f"{self.amplitude(t):.6g}; if "
                 "this persists the delamination is unstable under this load control "
                 "(snap-back): load by displacement, or set physics.cohesive.law.viscosity",
@@ -350,15 +316,6 @@ class CohesiveProblem:
         self._commit(dt)
         self._increment = ([u.x.array - a for u, a in zip(self.u, start, strict=True)], dt)
         return {"newton_iterations": its, "linear_iterations": lin}
-
-    def _newton(self, prob) -> tuple[int, int, int]:
-        try:
-            prob.solve()
-            reason = int(prob.solver.getConvergedReason())
-        except PETSc.Error:
-            reason = -100
-        return (reason, int(prob.solver.getIterationNumber()),
-                int(prob.solver.getLinearSolveIterations()))
 
     def nodal(self, i: int, nodes: np.ndarray | None = None):
         """(dn, |ds|, d_trial, B, jump) at the interface's nodes (numpy, local)."""

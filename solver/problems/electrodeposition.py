@@ -34,8 +34,6 @@ from solver.numerics.parallel import assemble_scalar, n_global_dofs
 from solver.physics import electrodeposition as ed
 
 DEFAULTS = popts.ELECTRODEPOSITION
-_REASONS = {int(v): f" {k}" for k, v in vars(PETSc.SNES.ConvergedReason).items()
-            if k.startswith("DIVERGED")}
 # groups passed to the form as Constants: one compiled kernel for every parameter set
 _CONSTANT_GROUPS = ("A_W", "A_kappa", "A_eta", "D_solid", "D_liquid", "sigma_solid",
                     "sigma_liquid", "site_ratio", "Pi", "alpha", "eta_offset")
@@ -225,7 +223,7 @@ class ElectrodepositionProblem:
             self.u.x.array[:] = self.u_n.x.array
             raise ConvergenceError(
                 f"electrodeposition Newton diverged (SNESConvergedReason {reason}"
-                f"{_REASONS.get(reason, '')}) after "
+                f"{popts.reason_name(reason)}) after "
                 f"{its} iterations at t={t:.6g} s, dt={dt:.3g} s",
                 field="electrodeposition", reason=reason)
         dxi = self.u.x.array[self._xi_map] - self.u_n.x.array[self._xi_map]

@@ -27,7 +27,6 @@ import solver.compat  # noqa: F401
 import basix.ufl
 import dolfinx
 import dolfinx.fem.petsc
-import dolfinx.la
 import ufl
 from mpi4py import MPI
 from petsc4py import PETSc
@@ -96,8 +95,6 @@ MONOLITHIC = {
     "snes_error_if_not_converged": False,
     **popts.DIRECT,
 }
-_REASONS = {int(v): k for k, v in vars(PETSc.SNES.ConvergedReason).items()
-            if k.startswith("DIVERGED")}
 
 
 class FractureProblem:
@@ -272,14 +269,8 @@ class FractureProblem:
         """d = 0 on every node of the unbreakable regions' cells."""
         if not self.cfg.unbreakable:
             return []
-        imap = self.Vd.dofmap.index_map
-        marker = dolfinx.la.vector(imap, 1)
-        cells = np.concatenate([self.geo.cell_tags.find(self.geo.regions[r])
-                                for r in self.cfg.unbreakable])
-        marker.array[np.unique(self.Vd.dofmap.list[cells])] = 1.0
-        marker.scatter_reverse(dolfinx.la.InsertMode.add)
-        marker.scatter_forward()
-        dofs = np.flatnonzero(marker.array > 0).astype(np.int32)
+        mask = mech_bcs.nodes_of_regions(self.Vd, self.geo, self.cfg.unbreakable)
+        dofs = np.flatnonzero(mask).astype(np.int32)
         return [dolfinx.fem.dirichletbc(PETSc.ScalarType(0.0), dofs, self.Vd)]
 
     def _check_resolution(self) -> None:
@@ -295,27 +286,9 @@ class FractureProblem:
 
     def _reaction_setup(self):
         """Internal force on the first non-zero displacement condition, per prescribed
-        component: (main component, its prescribed value, {component: form})."""
-        for j, bc in enumerate(self.cfg.boundary_conditions):
-            if bc.type != "displacement":
-                continue
-            vals = [abs(v) if v is not None else 0.0 for v in bc.value]
-            if max(vals) == 0:
-                continue
-            obj = self.bcs[j]
-            forms = {}
-            for comp, value in enumerate(bc.value):
-                if value is None:
-                    continue
-                w = dolfinx.fem.Function(self.V)
-                idx, _ = obj.dirichlet[list(obj.constants).index(comp)].dof_indices()
-                w.x.array[idx] = 1.0
-                w.x.scatter_forward()
-                forms[comp] = dolfinx.fem.form(
-                    ufl.replace(self.F_int, {ufl.TestFunction(self.V): w}))
-            main = int(np.argmax(vals))
-            return main, bc.value[main], forms
-        return None
+        component (physics/bcs.reaction_forms)."""
+        return mech_bcs.reaction_forms(self.cfg.boundary_conditions,
+                                       [(self.bcs, self.F_int, self.V)], self.comm)
 
     # ------------------------------------------------------------------ stepping interface
     @property
@@ -366,22 +339,16 @@ class FractureProblem:
         for _attempt in (0, 1):
             if krylov and refresh:
                 self._lag(prob, what)
-            try:
-                prob.solve()
-                reason = int(prob.solver.getConvergedReason())
-            except PETSc.Error:
-                reason = -100
+            reason, newton, lin = popts.solve_nonlinear(prob)
             if reason > 0 or refresh:
                 break
             fn.x.array[:] = start  # stale factors failed: once more with fresh ones
             refresh = True
         if reason <= 0:
             raise ConvergenceError(
-                f"fracture {what} solve failed (SNESConvergedReason {reason} "
-                f"{_REASONS.get(reason, '')}) at load factor {self.amplitude(self.t):.6g}",
+                f"fracture {what} solve failed (SNESConvergedReason {reason}"
+                f"{popts.reason_name(reason)}) at load factor {self.amplitude(self.t):.6g}",
                 field=what, reason=reason)
-        newton = int(prob.solver.getIterationNumber())
-        lin = int(prob.solver.getLinearSolveIterations())
         self._refresh[what] = krylov and lin > REFRESH_ITS * max(newton, 1)
         return newton, lin
 
@@ -464,6 +431,7 @@ class FractureProblem:
         self._m_lo[0].x.array[:] = PETSc.NINFINITY
         self._m_hi[0].x.array[:] = PETSc.INFINITY
         self._m_hi[1].x.array[:] = 1.0
+        dolfinx.fem.petsc.assign(self._m_hi, self._mub)  # constant; the lower bound is not
 
     def _monolithic(self) -> int:
         """Polish the alternate-minimisation answer with a monolithic Newton to the SNES
@@ -473,22 +441,16 @@ class FractureProblem:
         n = self._n_owned_d
         self._m_lo[1].x.array[:n] = self._lb.array_r
         dolfinx.fem.petsc.assign(self._m_lo, self._mlb)
-        dolfinx.fem.petsc.assign(self._m_hi, self._mub)
         self._pm.solver.setVariableBounds(self._mlb, self._mub)
         keep = (self.u.x.array.copy(), self.d.x.array.copy())
-        try:
-            self._pm.solve()
-            reason = int(self._pm.solver.getConvergedReason())
-        except PETSc.Error:
-            reason = -100
-        self.monolithic_iterations = int(self._pm.solver.getIterationNumber())
+        reason, self.monolithic_iterations, lin = popts.solve_nonlinear(self._pm)
         if reason <= 0:
             self.u.x.array[:], self.d.x.array[:] = keep
             log.warning(f"fracture: monolithic Newton did not converge (reason {reason}) at "
                         f"load factor {self.amplitude(self.t):.6g}; keeping the alternate-"
                         "minimisation state")
             self.monolithic_iterations = -1
-        return int(self._pm.solver.getLinearSolveIterations())
+        return lin
 
     def _predict(self, da: float, lo: np.ndarray) -> None:
         """Linear predictor of the damage: d + (d - d_prev) da / da_last in the load factor
