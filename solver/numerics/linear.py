@@ -69,6 +69,14 @@ class LinearSolver:
         self.direct = options.get("ksp_type") == "preonly"
         self.iterations = 0
 
+    def reassemble(self) -> None:
+        """Re-assemble K after its coefficients changed (same sparsity); a direct solver
+        refactors at the next solve."""
+        self.A.zeroEntries()
+        dolfinx.fem.petsc.assemble_matrix(self.A, self.a, bcs=self.bcs)
+        self.A.assemble()
+        self.ksp.setOperators(self.A)
+
     def solve(self) -> int:
         b = self.b
         with b.localForm() as loc:

@@ -289,7 +289,8 @@ def _groups(params) -> DimensionlessGroups:
 
 
 def residual(xi, c, phi, xi_n, c_n, v_xi, v_c, v_phi, dt, params, dx,
-             region_coefficients: dict | None = None, sources=None, mesh_unit: float = 1.0):
+             region_coefficients: dict | None = None, sources=None, mesh_unit: float = 1.0,
+             bv_shift=None):
     """Monolithic backward-Euler residual F(xi, c, phi; v) of the dimensionless system.
 
     xi, c, phi: the unknowns at the new time (``ufl.split`` of the mixed Function), c and
@@ -302,6 +303,9 @@ def residual(xi, c, phi, xi_n, c_n, v_xi, v_c, v_phi, dt, params, dx,
     sources: optional dimensionless volumetric sources (s_xi, s_c, s_phi) added to the
     right-hand sides of the three equations (manufactured solutions, noise).
     mesh_unit: metres per mesh coordinate unit (1 for the solver's meshes).
+    bv_shift: optional dimensionless shift s of the overpotential in the Butler-Volmer
+    bracket, eta~ -> eta~ - s (M4: s = Omega sigma_h / RT, see physics/deposition_stress.py;
+    tension, s > 0, speeds deposition, compression slows it).
 
     Anisotropy: kappa(theta) enters as int kappa(theta) grad xi . grad v, the weak form of
     -div(kappa(theta) grad xi) (the common simplification; not the full variational
@@ -333,7 +337,10 @@ def residual(xi, c, phi, xi_n, c_n, v_xi, v_c, v_phi, dt, params, dx,
     dt_nd = G.time(dt)
     xi_dot = (xi - xi_n) / dt_nd
     k_aniso = kappa_aniso(grad(xi), 1.0, G.delta, G.omega, G.theta0)
-    bv = butler_volmer(c, overpotential(phi, G), G.alpha)
+    eta = overpotential(phi, G)
+    if bv_shift is not None:
+        eta = eta - bv_shift
+    bv = butler_volmer(c, eta, G.alpha)
 
     F_xi = (xi_dot * v_xi
             + G.A_W * dg(xi) * v_xi

@@ -44,7 +44,7 @@ class ElectrodepositionProblem:
                  facet_tags=None, electrolyte=None, metal=None,
                  electrolyte_fields=("c", "phi"), phi0=None, region_coefficients=None,
                  petsc_options=None, prefix="electrodeposition_", quadrature_degree=4,
-                 t0=0.0, noise: tuple[float, int] | None = None):
+                 t0=0.0, noise: tuple[float, int] | None = None, bv_shift=None):
         """xi0(x), phi0(x) (V): callables on coordinates (3, N) in metres; without phi0
         the initial potential is the ohmic one (``_conduction``). region_coefficients:
         {key: SI field} as in ``residual``, or {key: {cell tag: SI value}} (DG0 from
@@ -89,7 +89,7 @@ class ElectrodepositionProblem:
             zero = dolfinx.fem.Constant(mesh, 0.0)
             sources = (self._noise[1] * ed.dh(xi) * self._noise[0], zero, zero)
         F = ed.residual(xi, c, phi, xi_n, c_n, *ufl.TestFunctions(self.W), self.dt, Gc,
-                        self.dx, region_coefficients=rc, sources=sources)
+                        self.dx, region_coefficients=rc, sources=sources, bv_shift=bv_shift)
         self._problem = dolfinx.fem.petsc.NonlinearProblem(F, self.u, bcs=self.bcs,
                                                            petsc_options_prefix=prefix)
         self.snes = self._problem.solver
@@ -204,6 +204,12 @@ class ElectrodepositionProblem:
         self._pending = None
 
     def solve(self, t: float) -> dict:
+        self.begin_step(t)
+        return self.newton(t)
+
+    def begin_step(self, t: float) -> float:
+        """Accept the pending solution (if kept), set dt = t - t_accepted and the noise for
+        time t, and start from the accepted state. Returns dt."""
         self._sync()
         dt = t - self._t_n
         if not dt > 0:
@@ -213,6 +219,13 @@ class ElectrodepositionProblem:
             r, _, seed, X = self._noise
             r.x.array[:] = position_noise(X, seed, t)
         self.u.x.array[:] = self.u_n.x.array
+        return dt
+
+    def newton(self, t: float) -> dict:
+        """One Newton solve of the step begun by ``begin_step(t)``, from the current ``u``
+        (a coupling loop calls it again with updated coefficients). On failure ``u`` is
+        reset to the accepted state and ConvergenceError raised."""
+        dt = float(self.dt.value)
         try:
             self._problem.solve()
             reason = int(self.snes.getConvergedReason())

@@ -1,0 +1,205 @@
+"""M4 problem: phase-field electrodeposition coupled to the stress in the deposit and coating.
+
+``StressDepositionProblem`` composes the M3 ``ElectrodepositionProblem`` (xi, c, phi) with a
+linear elasticity solve (displacement u, P``degree``) whose moduli follow the phase and
+whose eigenstrain is the deposit (physics/deposition_stress.py). The hydrostatic stress
+shifts the Butler-Volmer overpotential by Omega sigma_h / RT.
+
+Coupling, per time step (staggered, to a tolerance): with the step begun from the accepted
+state, repeat
+    1. elasticity with the moduli and eigenstrain of the current xi iterate;
+    2. one Newton solve of (xi, c, phi) with the resulting stress shift (from the previous
+       iterate's solution: a good initial guess);
+until max |xi_k - xi_(k-1)| < ``tolerance`` (then a last elasticity solve, so that the
+stress belongs to the accepted xi). A loop that does not converge in ``max_iterations``
+raises a recoverable ConvergenceError: the shared Stepper cuts the step back, so the time
+step adapts to both physics. The displacement is a function of xi and is not stored in
+checkpoints: it is recomputed from the restored xi.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import solver.compat  # noqa: F401
+import dolfinx
+import dolfinx.fem.petsc
+import ufl
+from mpi4py import MPI
+
+from solver.errors import ConvergenceError
+from solver.numerics import petsc_options as popts
+from solver.numerics.linear import LinearSolver
+from solver.numerics.parallel import n_global_dofs
+from solver.physics import deposition_stress as ds
+from solver.physics import elasticity as el
+from solver.problems.electrodeposition import ElectrodepositionProblem
+
+
+def flat_reference(height: float, ell: float, axis: int):
+    """xi of a flat interface at ``height`` (equilibrium profile, width ell)."""
+    def xi(x):
+        return 1.0 / (1.0 + np.exp(np.clip((x[axis] - height) / ell, -200, 200)))
+    return xi
+
+
+class StressDepositionProblem:
+    def __init__(self, mesh, params, *, xi0, metal_elastic: tuple[float, float],
+                 background_lame, molar_volume: float, mech_dirichlet,
+                 reference="initial", degree: int = 2, tolerance: float = 1e-6,
+                 max_iterations: int = 20, mech_options: dict | None = None,
+                 prefix: str = "stress_deposition_", **ed_kwargs):
+        """metal_elastic: (E, nu) of the metal phase. background_lame: (lambda, mu) of the
+        non-metal phase, floats or cell-wise fields. molar_volume: Omega of the metal,
+        m^3/mol. mech_dirichlet: V -> list of DirichletBC (the supports). reference:
+        "initial" (xi0 is stress-free), or a callable xi_ref(x) (e.g. ``flat_reference``).
+        ed_kwargs: passed to ElectrodepositionProblem (boundaries, regions, solver)."""
+        self.mesh, self.params, self.comm = mesh, params, mesh.comm
+        self.tdim = mesh.topology.dim
+        self.tolerance, self.max_iterations = float(tolerance), int(max_iterations)
+        self.molar_volume = float(molar_volume)
+        self.metal_elastic = tuple(metal_elastic)
+
+        V1 = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
+        self.xi_m = dolfinx.fem.Function(V1, name="xi_mechanics")  # xi the stress belongs to
+        self.xi_ref = dolfinx.fem.Function(V1, name="xi_reference")
+        self.xi_ref.interpolate(xi0 if reference == "initial" else reference)
+        self.V = dolfinx.fem.functionspace(mesh, ("Lagrange", degree, (self.tdim,)))
+        self.u_mech = dolfinx.fem.Function(self.V, name="displacement")
+        lm_metal = ds.lame(*metal_elastic)
+        self.lmbda, self.mu = ds.phase_moduli(self.xi_m, lm_metal, background_lame)
+        self.eps_star = ds.growth_eigenstrain(self.xi_m, self.xi_ref, self.tdim)
+        self.sigma = ds.stress(self.u_mech, self.lmbda, self.mu, self.eps_star, self.tdim)
+        shift = ds.bv_shift(self.sigma, self.molar_volume, params.T)
+
+        self.ed = ElectrodepositionProblem(mesh, params, xi0=xi0, bv_shift=shift, **ed_kwargs)
+        self._xi_map = self.ed._xi_map
+
+        qd = 2 * degree
+        self.dx_m = ufl.Measure("dx", domain=mesh, metadata={"quadrature_degree": qd})
+        du, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
+        a = ds.bilinear_form(du, v, self.lmbda, self.mu, self.tdim, self.dx_m)
+        L = ds.eigenstrain_load(v, self.lmbda, self.mu, self.eps_star, self.tdim, self.dx_m)
+        self.mech_bcs = list(mech_dirichlet(self.V))
+        self._prefix = prefix
+        opts = popts.merge(popts.DIRECT, mech_options)
+        self._sync_xi()
+        self.linear = LinearSolver(a, L, self.u_mech, self.mech_bcs, prefix, opts,
+                                   near_nullspace=opts.get("ksp_type") != "preonly",
+                                   options_key="physics.electrodeposition.mechanics.solver")
+        self._mech_solve(reassemble=False)
+        self.iterations = 0
+
+    # ------------------------------------------------------------------ mechanics
+    def _sync_xi(self) -> None:
+        self.xi_m.x.array[:] = self.ed.u.x.array[self._xi_map]
+        self.xi_m.x.scatter_forward()
+
+    def _mech_solve(self, reassemble: bool = True) -> int:
+        self._sync_xi()
+        if reassemble:
+            self.linear.reassemble()
+        return self.linear.solve()
+
+    # ------------------------------------------------------------------ stepping interface
+    @property
+    def n_dofs(self) -> int:
+        return self.ed.n_dofs + n_global_dofs(self.V)
+
+    @property
+    def t(self) -> float:
+        return self.ed.t
+
+    def state(self) -> dict[str, dolfinx.fem.Function]:
+        return self.ed.state()
+
+    def set_time(self, t: float) -> None:
+        self.ed.set_time(t)
+        self._mech_solve()
+
+    def solve(self, t: float) -> dict:
+        ed = self.ed
+        ed.begin_step(t)
+        newton = linear = 0
+        prev = ed.u.x.array[self._xi_map].copy()
+        for k in range(1, self.max_iterations + 1):
+            try:
+                linear += self._mech_solve()
+                info = ed.newton(t)
+            except ConvergenceError:
+                self._mech_solve()  # stress of the restored state
+                raise
+            newton += info["newton_iterations"]
+            linear += info["linear_iterations"]
+            xi = ed.u.x.array[self._xi_map]
+            dxi = self.comm.allreduce(float(np.max(np.abs(xi - prev), initial=0.0)),
+                                      op=MPI.MAX)
+            prev = xi.copy()
+            if dxi < self.tolerance:
+                break
+        else:
+            ed.u.x.array[:] = ed.u_n.x.array
+            ed._pending = None
+            self._mech_solve()
+            raise ConvergenceError(
+                f"stress-deposition coupling: max |xi_k - xi_(k-1)| = {dxi:.2e} after "
+                f"{self.max_iterations} iterations at t={t:.6g} s (tolerance "
+                f"{self.tolerance:g})", field="stress_deposition", reason=-1)
+        self._mech_solve()
+        ed._pending = ed.u.x.array.copy()
+        self.iterations = k
+        return {"newton_iterations": newton, "linear_iterations": linear,
+                "change": info["change"], "coupling_iterations": k}
+
+    # ------------------------------------------------------------------ metrics
+    def interface_stress(self):
+        """Points of the xi = 1/2 line (crossings of this rank's owned cell edges) and the
+        hydrostatic and growth-direction normal stress there (Pa): (P, sigma_h, sigma_nn)."""
+        pts, hit = self.ed._crossings()
+        P = pts[hit]
+        if not hasattr(self, "_sig_out"):
+            Q = dolfinx.fem.functionspace(self.mesh, ("DG", self.V.element.basix_element.degree))
+            a = self.tdim - 1
+            self._sig_out = []
+            for expr in (el.hydrostatic(self.sigma), self.sigma[a, a]):
+                self._sig_out.append((dolfinx.fem.Function(Q), dolfinx.fem.Expression(
+                    expr, Q.element.interpolation_points)))
+        vals = []
+        for f, e in self._sig_out:
+            f.interpolate(e)
+            vals.append(self._eval(f, P))
+        return P, vals[0], vals[1]
+
+    def _eval(self, f, points: np.ndarray) -> np.ndarray:
+        """f at points lying in (or on the boundary of) this rank's owned cells."""
+        if len(points) == 0:
+            return np.zeros(0)
+        P = np.zeros((len(points), 3))
+        P[:, : points.shape[1]] = points
+        tree = dolfinx.geometry.bb_tree(self.mesh, self.tdim, padding=1e-12)
+        cand = dolfinx.geometry.compute_collisions_points(tree, P)
+        cells = dolfinx.geometry.compute_colliding_cells(self.mesh, cand, P)
+        n_owned = self.mesh.topology.index_map(self.tdim).size_local
+        cell_of = np.empty(len(P), dtype=np.int32)
+        for i in range(len(P)):
+            links = cells.links(i)
+            owned = links[links < n_owned]
+            cell_of[i] = owned[0] if len(owned) else (links[0] if len(links) else 0)
+        return f.eval(P, cell_of).reshape(-1)
+
+    def metrics(self) -> dict:
+        out = self.ed.metrics()
+        out["coupling_iterations"] = self.iterations
+        _, sh, snn = self.interface_stress()
+        for key, v in (("interface_hydrostatic_stress", sh), ("interface_normal_stress", snn)):
+            out[f"{key}_min_Pa"] = self.comm.allreduce(
+                float(v.min()) if len(v) else math.inf, op=MPI.MIN)
+            out[f"{key}_max_Pa"] = self.comm.allreduce(
+                float(v.max()) if len(v) else -math.inf, op=MPI.MAX)
+        return out
+
+    def destroy(self) -> None:
+        self.linear.destroy()
+        self.ed.destroy()

@@ -1,0 +1,200 @@
+"""M4: phase-field electrodeposition coupled to the stress of the deposit and its coating.
+
+What: solver.physics.deposition_stress (eigenstrain of the deposit, moduli following the
+phase, Butler-Volmer shift Omega sigma_h / RT) and solver.problems.stress_deposition
+(staggered coupling per time step to a tolerance).
+Against:
+* the closed form of two bonded half-spaces with a normal displacement jump (identical
+  materials: sigma_yy = -G delta k / (2 (1 - nu))) and the k l -> 0 limit of the
+  semi-analytic diffuse-interface mode solve;
+* a flat interface: a uniform deposit under a coating with a free outer face is stress-free
+  and advances exactly as without mechanics; with the outer face held, the deposit is
+  compressed and grows slower (the sign convention);
+* linear stability: the growth rate of a small sinusoid (fast transport, eta = 0) equals
+  r(k) = -L_sigma kappa0 k^2 + 6 l L_eta (Omega/RT) <sigma_h>/a from the linearised model
+  (docs/stress_deposition.md), within 2 %, for two wavenumbers and two coating moduli.
+Runs on 1 or 2 ranks (the same numbers).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import solver.compat  # noqa: F401
+import dolfinx
+import ufl
+from mpi4py import MPI
+
+from solver.numerics.parallel import assemble_scalar
+from solver.physics import deposition_stress as ds
+from solver.physics.electrodeposition import ElectrodepositionParameters
+from solver.problems.electrodeposition import ElectrodepositionProblem
+from solver.problems.stress_deposition import StressDepositionProblem, flat_reference
+
+UM = 1e-6
+LI = (3.4e9, 0.42)  # G, nu (Monroe & Newman's Li)
+OMEGA = 1.3e-5  # m^3/mol, Li
+FAST = dict(D_solid=1.0e-8, D_liquid=1.0e-8, sigma_liquid=100.0)
+
+
+def _E(G, nu):
+    return 2 * G * (1 + nu)
+
+
+def _rollers(mesh, x_sides, y_fixed):
+    """u_x = 0 on x = x_sides, u_y = 0 on y = y_fixed (each a tuple of coordinates)."""
+    def build(V):
+        out = []
+        for comp, coords in ((0, x_sides), (1, y_fixed)):
+            f = dolfinx.mesh.locate_entities_boundary(
+                mesh, 1, lambda X, c=coords, a=comp: np.any(
+                    [np.isclose(X[a], v) for v in c], axis=0))
+            dofs = dolfinx.fem.locate_dofs_topological(V.sub(comp), 1, f)
+            out.append(dolfinx.fem.dirichletbc(0.0, dofs, V.sub(comp)))
+        return out
+    return build
+
+
+# --------------------------------------------------------------------------- closed forms
+def test_half_space_response_closed_form():
+    """Identical half-spaces: sigma_yy = -G/(2(1-nu)), eps_xx = -(1-2nu)/(4(1-nu)) per
+    delta k; swapping the materials leaves the (continuous) interface values unchanged."""
+    G, nu = 3.4e9, 0.3
+    syy, exx = ds.interface_response(G, nu, G, nu)
+    assert syy == pytest.approx(-G / (2 * (1 - nu)), rel=1e-12)
+    assert exx == pytest.approx(-(1 - 2 * nu) / (4 * (1 - nu)), rel=1e-12)
+    a = ds.interface_response(3.4e9, 0.42, 20e9, 0.3)
+    b = ds.interface_response(20e9, 0.3, 3.4e9, 0.42)
+    assert a == pytest.approx(b, rel=1e-12)
+    # a stiffer coating raises the compression at the crest of the deposit
+    vals = [ds.band_hydrostatic(*LI, r * LI[0], 0.3) for r in (0.5, 1, 2, 4, 8)]
+    assert all(v < 0 for v in vals) and np.all(np.diff(vals) < 0)
+
+
+def test_mode_solve_tends_to_sharp_limit():
+    """The diffuse-interface mode solve -> band_hydrostatic * k as k l -> 0 (within 2 % at
+    k l = 0.006), and falls below it as the band widens (the spread eigenstrain)."""
+    p = ElectrodepositionParameters.from_hong2018()
+    ell = p.interface_width
+    coat = (2 * LI[0], 0.3)
+    for lam, tol in ((256 * UM, 0.02),):
+        k = 2 * math.pi / lam
+        sharp = ds.band_hydrostatic(*LI, *coat) * k
+        assert ds.mode_hydrostatic(k, ell, LI, coat) / sharp == pytest.approx(1.0, abs=tol)
+    k = 2 * math.pi / (8 * UM)
+    assert ds.mode_hydrostatic(k, ell, LI, coat) / (ds.band_hydrostatic(*LI, *coat) * k) < 0.8
+
+
+# --------------------------------------------------------------------------- flat interface
+def _flat_run(mech: str | None, steps=5):
+    """Flat front at y = 0 under a 1 um coating (20 GPa) and a soft electrolyte, -50 mV."""
+    comm = MPI.COMM_WORLD
+    W_, Y0, Y1 = 2 * UM, -2 * UM, 3 * UM
+    # quadrilaterals: xi (Q1) of a flat front is exactly a function of y, so is the
+    # deposit's eigenstrain, and its integral (the displacement) is exact in Q2
+    mesh = dolfinx.mesh.create_rectangle(comm, [[0, Y0], [W_, Y1]], [8, 80],
+                                         cell_type=dolfinx.mesh.CellType.quadrilateral)
+    p = ElectrodepositionParameters.from_hong2018(**FAST, L_eta=0.03, E_applied=0.0,
+                                                  E_eq=0.05)
+    ell = p.interface_width
+
+    def xi0(X):
+        return 1 / (1 + np.exp(np.clip(X[1] / ell, -200, 200)))
+
+    kw = dict(xi0=xi0, electrolyte=lambda X: np.isclose(X[1], Y1))
+    if mech is None:
+        prob = ElectrodepositionProblem(mesh, p, **kw)
+    else:
+        V0 = dolfinx.fem.functionspace(mesh, ("DG", 0))
+        n = mesh.topology.index_map(2).size_local + mesh.topology.index_map(2).num_ghosts
+        mid = dolfinx.mesh.compute_midpoints(mesh, 2, np.arange(n, dtype=np.int32))
+        coat = (mid[:, 1] > 0) & (mid[:, 1] < 1 * UM)
+        bg = []
+        for hard, soft in zip(ds.lame(20e9, 0.3), ds.lame(0.1e9, 0.45), strict=True):
+            f = dolfinx.fem.Function(V0)
+            f.x.array[:] = np.where(coat, hard, soft)
+            bg.append(f)
+        held = (Y0, Y1) if mech == "held" else (Y0,)
+        prob = StressDepositionProblem(mesh, p, metal_elastic=(_E(*LI), LI[1]),
+                                       background_lame=tuple(bg), molar_volume=OMEGA,
+                                       mech_dirichlet=_rollers(mesh, (0.0, W_), held), **kw)
+    t = 0.0
+    for _ in range(steps):
+        t += 0.5
+        prob.solve(t)
+    m = prob.metrics()
+    prob.destroy()
+    return m
+
+
+def test_flat_front_stays_flat_and_stress_free():
+    """A uniform deposit under a coating with a free outer face: no stress, no roughening,
+    and the same advance as the uncoupled model; holding the outer face compresses the
+    deposit and slows it (compression slows deposition)."""
+    ref = _flat_run(None)
+    free = _flat_run("free")
+    held = _flat_run("held")
+    assert ref["deposited_volume_m3"] > 0  # E_eq = 50 mV above the metal: deposition
+    assert free["deposited_volume_m3"] == pytest.approx(ref["deposited_volume_m3"], rel=1e-8)
+    for key in ("interface_hydrostatic_stress_min_Pa", "interface_hydrostatic_stress_max_Pa",
+                "interface_normal_stress_min_Pa", "interface_normal_stress_max_Pa"):
+        assert abs(free[key]) < 1e-3, key  # Pa; the held case below reaches ~1e8 Pa
+    for m in (free, held):  # (roughness_m is NaN on quadrilaterals: the height spread)
+        assert m["interface_height_max_m"] - m["interface_height_min_m"] < 1e-14
+    assert held["interface_hydrostatic_stress_max_Pa"] < -1e6
+    assert held["deposited_volume_m3"] < 0.99 * ref["deposited_volume_m3"]
+
+
+# --------------------------------------------------------------------------- linear stability
+def _growth_rate(lam, ratio, steps=6):
+    """FE growth rate of a 10 nm sinusoid of wavelength lam, coating modulus ratio x Li's,
+    eta = 0, fast transport, flat stress-free reference; quadrilaterals, graded in y."""
+    comm = MPI.COMM_WORLD
+    k = 2 * math.pi / lam
+    Y = max(lam, 8 * UM)
+    p = ElectrodepositionParameters.from_hong2018(**FAST, L_eta=0.03, E_applied=0.0,
+                                                  E_eq=0.0)
+    ell = p.interface_width
+    nx = int(round(lam / (0.5 * UM)))
+    mesh = dolfinx.mesh.create_rectangle(comm, [[0, -1], [lam / 2, 1]], [nx, 100],
+                                         cell_type=dolfinx.mesh.CellType.quadrilateral)
+    x = mesh.geometry.x
+    x[:, 1] = Y * np.sinh(3.6 * x[:, 1]) / math.sinh(3.6)  # ~l/4 cells at the interface
+    a0 = 0.01 * UM
+
+    def xi0(X):
+        return 1 / (1 + np.exp(np.clip((X[1] - a0 * np.cos(k * X[0])) / ell, -200, 200)))
+
+    coat = (ratio * LI[0], 0.3)
+    prob = StressDepositionProblem(
+        mesh, p, xi0=xi0, metal_elastic=(_E(*LI), LI[1]),
+        background_lame=ds.lame(_E(*coat), coat[1]), molar_volume=OMEGA,
+        mech_dirichlet=_rollers(mesh, (0.0, lam / 2), (-Y,)),
+        reference=flat_reference(0.0, ell, 1), electrolyte=lambda X: np.isclose(X[1], Y),
+        metal=lambda X: np.isclose(X[1], -Y))
+    xi = ufl.split(prob.ed.u)[0]
+    amp = dolfinx.fem.form(4 / lam * xi * ufl.cos(k * ufl.SpatialCoordinate(mesh)[0]) * ufl.dx)
+    expected = ds.linear_growth_rate(k, p, LI, coat, OMEGA)
+    dt = 0.02 / abs(expected)
+    a, t = [assemble_scalar(amp)], 0.0
+    for _ in range(steps):
+        t += dt
+        info = prob.solve(t)
+        a.append(assemble_scalar(amp))
+    prob.destroy()
+    assert a[0] == pytest.approx(a0, rel=5e-3)  # Q1 interpolation of the profile
+    assert info["coupling_iterations"] >= 2
+    # backward Euler: a_(n+1) (1 - r dt) = a_n exactly for a linear mode
+    return (1 - a[-2] / a[-1]) / dt, expected, -p.L_sigma * p.kappa0 * k**2
+
+
+@pytest.mark.parametrize("lam_um, ratio", [(8, 2.0), (16, 2.0), (16, 8.0)])
+def test_linear_growth_rate(lam_um, ratio):
+    """FE rate of a small sinusoid against the linearised model's rate (2 %); the stress
+    term is a large part of it (at least a third), so the check covers the coupling."""
+    rate, expected, capillary = _growth_rate(lam_um * UM, ratio)
+    assert rate == pytest.approx(expected, rel=0.02)
+    assert (expected - capillary) / expected > 0.28
