@@ -124,7 +124,9 @@ class StressDepositionProblem:
         ed.begin_step(t)
         newton = linear = 0
         prev = ed.u.x.array[self._xi_map].copy()
-        for k in range(1, self.max_iterations + 1):
+        k = 0
+        while k < self.max_iterations:
+            k += 1
             try:
                 linear += self._mech_solve()
                 info = ed.newton(t)
@@ -139,7 +141,7 @@ class StressDepositionProblem:
             prev = xi.copy()
             if dxi < self.tolerance:
                 break
-        else:
+        if not dxi < self.tolerance:
             ed.u.x.array[:] = ed.u_n.x.array
             ed._pending = None
             self._mech_solve()
