@@ -284,3 +284,35 @@ def test_fracture_rejections(path, value, key, text):
         parse_case(data)
     msg = str(e.value)
     assert "\n" not in msg and msg.startswith(key) and text in msg, msg
+
+
+STRESS = yaml.safe_load((ROOT / "cases" / "stress_quick.yaml").read_text())
+
+
+@pytest.mark.parametrize("path,value,key,text", [
+    ("physics.electrodeposition.mechanics.refrence", "flat",
+     "physics.electrodeposition.mechanics", "refrence"),
+    ("physics.electrodeposition.mechanics.reference", "curved",
+     "physics.electrodeposition.mechanics.reference", "flat"),
+    ("physics.electrodeposition.mechanics.boundary_conditions", "[]",
+     "physics.electrodeposition.mechanics.boundary_conditions", ""),
+    ("physics.electrodeposition.mechanics.boundary_conditions",
+     "[{boundary: bottom, type: roller}]",
+     "physics.electrodeposition.mechanics.boundary_conditions", "x displacement"),
+    ("geometry.metal.material", "alucone", "geometry.metal.material", "molar_volume"),
+    ("geometry.coatings[0].material", "beta_alumina", "geometry.coatings[0].material",
+     "anisotropic"),
+    ("stepping.stop", "{metric: max_von_mises_Pa, above: 1e8}", "stepping.stop.metric",
+     "interface_hydrostatic_stress_max_Pa"),
+])
+def test_stress_deposition_rejections(path, value, key, text):
+    """M4 (physics.electrodeposition.mechanics): a misspelt key, an unknown stress-free
+    reference, no supports, supports that leave the body free to slide, a metal without a
+    molar volume (the Omega of the stress shift), an anisotropic coating, a stop metric the
+    run does not report."""
+    data = copy.deepcopy(STRESS)
+    apply_overrides(data, [f"{path}={value}"])
+    with pytest.raises(CaseError) as e:
+        parse_case(data)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith(key) and text in msg, msg

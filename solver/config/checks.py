@@ -126,10 +126,44 @@ def _check_electrodeposition(case, mats) -> None:
             if getattr(m, prop) is None:
                 raise CaseError(f"geometry.coatings[{i}].material: '{c.material}' has no "
                                 f"{prop}; give it under materials.{c.material}.{prop}")
-    if case.stepping.stop is not None and case.stepping.stop.metric not in \
-            ELECTRODEPOSITION_METRICS:
+    mech = case.physics.electrodeposition.mechanics
+    metrics = ELECTRODEPOSITION_METRICS + (STRESS_DEPOSITION_METRICS if mech else [])
+    if mech is not None:
+        _check_deposition_mechanics(case, mats, mech, f"{key}.mechanics", metrics)
+    if case.stepping.stop is not None and case.stepping.stop.metric not in metrics:
         raise CaseError(f"stepping.stop.metric: '{case.stepping.stop.metric}' is not a "
-                        f"per-step metric; use one of {', '.join(ELECTRODEPOSITION_METRICS)}")
+                        f"per-step metric; use one of {', '.join(metrics)}")
+
+
+STRESS_DEPOSITION_METRICS = ["interface_hydrostatic_stress_min_Pa",
+                             "interface_hydrostatic_stress_max_Pa",
+                             "interface_normal_stress_min_Pa", "interface_normal_stress_max_Pa",
+                             "coupling_iterations"]
+
+
+def _check_deposition_mechanics(case, mats, mech, key: str, metrics) -> None:
+    from types import SimpleNamespace
+
+    g = case.geometry
+    used = [("geometry.metal.material", g.metal.material)]
+    used += [(f"geometry.coatings[{i}].material", c.material) for i, c in enumerate(g.coatings)]
+    used += [("geometry.electrolyte.material", g.electrolyte.material)]
+    for where, name in used:
+        m = mats[name]
+        if m.is_anisotropic:
+            raise CaseError(f"{where}: '{name}' is anisotropic; {key} takes isotropic "
+                            "materials (youngs_modulus, poisson_ratio)")
+        if m.youngs_modulus is None or m.poisson_ratio is None:
+            raise CaseError(f"{where}: '{name}' has no youngs_modulus / poisson_ratio; give "
+                            f"them under materials.{name}")
+    metal = mats[g.metal.material]
+    if metal.molar_volume is None:
+        raise CaseError(f"geometry.metal.material: '{g.metal.material}' has no molar_volume "
+                        f"(m^3/mol), which {key} needs; give it under "
+                        f"materials.{g.metal.material}.molar_volume")
+    _check_mechanics(case, key, SimpleNamespace(eigenstrain=[],
+                                                boundary_conditions=mech.boundary_conditions),
+                     metrics)
 
 
 COHESIVE_METRICS = ["load_factor", "reaction_force_N", "applied_displacement_m",

@@ -288,6 +288,23 @@ class NonlinearSolver(Strict):
     petsc_options: dict[str, str | int | float | bool | None] = {}
 
 
+class DepositionMechanics(Strict):
+    """M4: stress in the deposit and its coating, fed back into the kinetics.
+
+    The deposit is an eigenstrain (xi - xi_ref) along the growth direction, the moduli follow
+    the phase (metal where xi = 1, the cell's own material elsewhere), and the hydrostatic
+    stress shifts the Butler-Volmer overpotential by Omega sigma_h / RT (Omega: the metal's
+    molar_volume). Coupled per time step by staggered iterations to ``tolerance`` on
+    max |xi_k - xi_(k-1)|."""
+
+    reference: Literal["initial", "flat"] = "initial"  # stress-free configuration
+    degree: Literal[1, 2] = 2
+    tolerance: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-6
+    max_iterations: Annotated[int, Field(ge=1, le=200)] = 20
+    boundary_conditions: list[BoundaryCondition] = Field(min_length=1)
+    solver: LinearSolver = LinearSolver(type="direct")
+
+
 class Electrodeposition(Strict):
     """M3: phase-field electrodeposition (Chen et al. 2015), Hong & Viswanathan 2018 set.
 
@@ -302,6 +319,7 @@ class Electrodeposition(Strict):
     noise: Noise = Noise()
     overrides: dict[str, float] = {}  # any ElectrodepositionParameters field, SI units
     solver: NonlinearSolver = NonlinearSolver()
+    mechanics: DepositionMechanics | None = None  # M4 (stress-coupled deposition)
 
 
 class CohesiveLaw(Strict):

@@ -20,6 +20,10 @@ def build_problem(case, geo, materials):
         from solver.problems.fracture import FractureProblem
 
         return FractureProblem(case, geo, materials)
+    if case.physics.electrodeposition.mechanics is not None:
+        from solver.problems.stress_deposition_case import StressDepositionRun
+
+        return StressDepositionRun.from_case(case, geo, materials)
     from solver.problems.electrodeposition_case import ElectrodepositionRun
 
     return ElectrodepositionRun.from_case(case, geo, materials)

@@ -29,6 +29,19 @@ log = logging.getLogger("solver.problems.electrodeposition")
 class ElectrodepositionRun(ElectrodepositionProblem):
     @classmethod
     def from_case(cls, case, geo, materials) -> ElectrodepositionRun:
+        params, ell, kwargs = cls.case_arguments(case, geo, materials)
+        prob = cls(geo.mesh, params, **kwargs)
+        prob.attach(case, geo, ell)
+        return prob
+
+    def attach(self, case, geo, ell) -> None:
+        self.geo, self.ell, self.case = geo, ell, case
+
+    @staticmethod
+    def case_arguments(case, geo, materials):
+        """(parameters, interface width l, keyword arguments of ElectrodepositionProblem)
+        for a case: the initial profile, the coating regions' D and sigma, the boundaries,
+        solver options and noise."""
         cfg = case.physics.electrodeposition
         an = cfg.anisotropy
         params = ElectrodepositionParameters.from_hong2018(
@@ -55,13 +68,12 @@ class ElectrodepositionRun(ElectrodepositionProblem):
                 coat.setdefault("D_liquid", {})[tag] = m.cation_diffusivity
             if m.ionic_conductivity is not None:
                 coat.setdefault("sigma_liquid", {})[tag] = m.ionic_conductivity
-        prob = cls(geo.mesh, params, xi0=xi0, cell_tags=geo.cell_tags,
-                   facet_tags=geo.facet_tags, electrolyte=geo.boundaries["top"],
-                   metal=geo.boundaries["bottom"], region_coefficients=coat or None,
-                   petsc_options=cfg.solver.petsc_options,
-                   noise=(cfg.noise.amplitude, cfg.noise.seed))
-        prob.geo, prob.ell, prob.case = geo, ell, case
-        return prob
+        kwargs = dict(xi0=xi0, cell_tags=geo.cell_tags, facet_tags=geo.facet_tags,
+                      electrolyte=geo.boundaries["top"], metal=geo.boundaries["bottom"],
+                      region_coefficients=coat or None,
+                      petsc_options=cfg.solver.petsc_options,
+                      noise=(cfg.noise.amplitude, cfg.noise.seed))
+        return params, ell, kwargs
 
     # ------------------------------------------------------------------ run hooks
     def describe(self) -> str:

@@ -50,12 +50,15 @@ class StressDepositionProblem:
                  background_lame, molar_volume: float, mech_dirichlet,
                  reference="initial", degree: int = 2, tolerance: float = 1e-6,
                  max_iterations: int = 20, mech_options: dict | None = None,
-                 prefix: str = "stress_deposition_", **ed_kwargs):
+                 mech_load=None, prefix: str = "stress_deposition_",
+                 ed_class=ElectrodepositionProblem, **ed_kwargs):
         """metal_elastic: (E, nu) of the metal phase. background_lame: (lambda, mu) of the
         non-metal phase, floats or cell-wise fields. molar_volume: Omega of the metal,
         m^3/mol. mech_dirichlet: V -> list of DirichletBC (the supports). reference:
         "initial" (xi0 is stress-free), or a callable xi_ref(x) (e.g. ``flat_reference``).
-        ed_kwargs: passed to ElectrodepositionProblem (boundaries, regions, solver)."""
+        mech_load: optional v -> UFL linear form of boundary loads (tractions, pressure).
+        ed_class: the phase-field problem class (ElectrodepositionProblem or a subclass);
+        ed_kwargs: passed to it (boundaries, regions, solver)."""
         self.mesh, self.params, self.comm = mesh, params, mesh.comm
         self.tdim = mesh.topology.dim
         self.tolerance, self.max_iterations = float(tolerance), int(max_iterations)
@@ -74,15 +77,20 @@ class StressDepositionProblem:
         self.sigma = ds.stress(self.u_mech, self.lmbda, self.mu, self.eps_star, self.tdim)
         shift = ds.bv_shift(self.sigma, self.molar_volume, params.T)
 
-        self.ed = ElectrodepositionProblem(mesh, params, xi0=xi0, bv_shift=shift, **ed_kwargs)
+        self.ed = ed_class(mesh, params, xi0=xi0, bv_shift=shift, **ed_kwargs)
         self._xi_map = self.ed._xi_map
 
+        self.degree = degree
+        self.mech_bcs = list(mech_dirichlet(self.V))  # before mech_load: it may use them
         qd = 2 * degree
         self.dx_m = ufl.Measure("dx", domain=mesh, metadata={"quadrature_degree": qd})
         du, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
         a = ds.bilinear_form(du, v, self.lmbda, self.mu, self.tdim, self.dx_m)
         L = ds.eigenstrain_load(v, self.lmbda, self.mu, self.eps_star, self.tdim, self.dx_m)
-        self.mech_bcs = list(mech_dirichlet(self.V))
+        if mech_load is not None:
+            extra = mech_load(v)
+            if extra is not None:
+                L = L + extra
         self._prefix = prefix
         opts = popts.merge(popts.DIRECT, mech_options)
         self._sync_xi()
@@ -157,12 +165,15 @@ class StressDepositionProblem:
 
     # ------------------------------------------------------------------ metrics
     def interface_stress(self):
-        """Points of the xi = 1/2 line (crossings of this rank's owned cell edges) and the
-        hydrostatic and growth-direction normal stress there (Pa): (P, sigma_h, sigma_nn)."""
+        """Points of the xi = 1/2 line and the hydrostatic and growth-direction normal stress
+        there (Pa): (P, sigma_h, sigma_nn). A crossing of a cell edge is evaluated in every
+        owned cell that has the edge (the stress is discontinuous between cells), so the set
+        of values does not depend on the partition."""
         pts, hit = self.ed._crossings()
+        cells = np.nonzero(hit)[0].astype(np.int32)  # rows of _crossings are local cells
         P = pts[hit]
         if not hasattr(self, "_sig_out"):
-            Q = dolfinx.fem.functionspace(self.mesh, ("DG", self.V.element.basix_element.degree))
+            Q = dolfinx.fem.functionspace(self.mesh, ("DG", max(self.degree - 1, 0)))
             a = self.tdim - 1
             self._sig_out = []
             for expr in (el.hydrostatic(self.sigma), self.sigma[a, a]):
@@ -171,25 +182,13 @@ class StressDepositionProblem:
         vals = []
         for f, e in self._sig_out:
             f.interpolate(e)
-            vals.append(self._eval(f, P))
+            if len(P):
+                X = np.zeros((len(P), 3))
+                X[:, : P.shape[1]] = P
+                vals.append(f.eval(X, cells).reshape(-1))
+            else:
+                vals.append(np.zeros(0))
         return P, vals[0], vals[1]
-
-    def _eval(self, f, points: np.ndarray) -> np.ndarray:
-        """f at points lying in (or on the boundary of) this rank's owned cells."""
-        if len(points) == 0:
-            return np.zeros(0)
-        P = np.zeros((len(points), 3))
-        P[:, : points.shape[1]] = points
-        tree = dolfinx.geometry.bb_tree(self.mesh, self.tdim, padding=1e-12)
-        cand = dolfinx.geometry.compute_collisions_points(tree, P)
-        cells = dolfinx.geometry.compute_colliding_cells(self.mesh, cand, P)
-        n_owned = self.mesh.topology.index_map(self.tdim).size_local
-        cell_of = np.empty(len(P), dtype=np.int32)
-        for i in range(len(P)):
-            links = cells.links(i)
-            owned = links[links < n_owned]
-            cell_of[i] = owned[0] if len(owned) else (links[0] if len(links) else 0)
-        return f.eval(P, cell_of).reshape(-1)
 
     def metrics(self) -> dict:
         out = self.ed.metrics()
