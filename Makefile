@@ -8,12 +8,12 @@ CASE    ?= cases/quick.yaml
 OUT     ?= runs/quick
 PYTEST  := $(PY) -m pytest -q
 
-.PHONY: setup run test test-serial test-mpi lint bench bench-fracture validate seed001 clean help
+.PHONY: setup run test test-serial test-mpi lint bench bench-fracture m4-growth validate seed001 clean help
 
 help:
 	@echo "make run    set up (if needed) and run $(CASE) on $(NP) ranks into $(OUT)"
 	@echo "make test   set up (if needed) and run the test suite, serial then mpiexec -n 2"
-	@echo "make lint | bench | bench-fracture | validate | seed001 | setup | clean"
+	@echo "make lint | bench | bench-fracture | m4-growth | validate | seed001 | setup | clean"
 
 setup: $(STAMP)
 
@@ -44,6 +44,12 @@ bench: $(STAMP)
 	$(PY) benchmarks/electrodeposition_bench.py
 	$(PY) benchmarks/seed001_fig4b.py
 	$(PY) benchmarks/fracture_bench.py
+	$(PY) benchmarks/m4_growth_rate.py
+
+# M4: perturbation growth rate against the coating modulus, analysis and FE
+# -> runs/m4_growth_rate/{growth_rate.csv,growth_rate.png,table.md}
+m4-growth: $(STAMP)
+	$(PY) benchmarks/m4_growth_rate.py
 
 # Seed 001 Fig. 4b: SEI thickness sweep, Li and Na -> runs/seed001/fig4b.{csv,png}
 seed001: $(STAMP)
