@@ -40,6 +40,16 @@ def _set(path, value):
     return m
 
 
+def _assert_rejected(data, path, value, key, text):
+    """Setting path=value makes parse_case fail with one line that starts with key and
+    contains text."""
+    apply_overrides(data, [f"{path}={value}"])
+    with pytest.raises(CaseError) as e:
+        parse_case(data)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith(key) and text in msg, msg
+
+
 def test_quick_case_is_valid():
     """The shipped default case validates."""
     case = parse_case(copy.deepcopy(QUICK))
@@ -225,11 +235,7 @@ def test_cohesive_rejections(path, value, key, text):
     both pressure forms, unknown bc regions, a load path not covering the run, a debonded
     segment covering the whole interface."""
     data = copy.deepcopy(SEED001)
-    apply_overrides(data, [f"{path}={value}"])
-    with pytest.raises(CaseError) as e:
-        parse_case(data)
-    msg = str(e.value)
-    assert "\n" not in msg and msg.startswith(key) and text in msg, msg
+    _assert_rejected(data, path, value, key, text)
 
 
 def test_cohesive_pressure_needs_predelamination():
@@ -279,11 +285,7 @@ def test_fracture_rejections(path, value, key, text):
     data["physics"]["fracture"]["monolithic"] = path == "physics.fracture.irreversibility"
     if path == "physics.fracture.eigenstrain":
         data["physics"]["fracture"]["split"] = "spectral"
-    apply_overrides(data, [f"{path}={value}"])
-    with pytest.raises(CaseError) as e:
-        parse_case(data)
-    msg = str(e.value)
-    assert "\n" not in msg and msg.startswith(key) and text in msg, msg
+    _assert_rejected(data, path, value, key, text)
 
 
 STRESS = yaml.safe_load((ROOT / "cases" / "stress_quick.yaml").read_text())
@@ -311,8 +313,32 @@ def test_stress_deposition_rejections(path, value, key, text):
     molar volume (the Omega of the stress shift), an anisotropic coating, a stop metric the
     run does not report."""
     data = copy.deepcopy(STRESS)
-    apply_overrides(data, [f"{path}={value}"])
-    with pytest.raises(CaseError) as e:
-        parse_case(data)
-    msg = str(e.value)
-    assert "\n" not in msg and msg.startswith(key) and text in msg, msg
+    _assert_rejected(data, path, value, key, text)
+
+
+WEDGE = yaml.safe_load((ROOT / "cases" / "wedge_quick.yaml").read_text())
+
+
+@pytest.mark.parametrize("path,value,key,text", [
+    ("physics.fracture", "null", "physics", "add a fracture section"),
+    ("physics.electrodeposition.cracking", "null", "physics", "exactly one"),
+    ("physics.electrodeposition.mechanics",
+     "{boundary_conditions: [{boundary: bottom, type: clamped}]}", "physics",
+     "not both"),
+    ("physics.electrodeposition.cracking.growth", "radial",
+     "physics.electrodeposition.cracking.growth", "volumetric"),
+    ("physics.electrodeposition.cracking.growth_strain", "2",
+     "physics.electrodeposition.cracking.growth_strain", ""),
+    ("geometry.metal.material", "alucone", "geometry.metal.material", "molar_volume"),
+    ("geometry.electrolyte.material", "beta_alumina", "geometry.electrolyte.material",
+     "anisotropic"),
+    ("stepping.stop", "{metric: crack_tip, above: 3e-6}", "stepping.stop.metric",
+     "crack_tip_m"),
+])
+def test_deposition_cracking_rejections(path, value, key, text):
+    """M6 (electrodeposition.cracking + fracture): cracking without a fracture section,
+    fracture next to plain electrodeposition, M4 mechanics and M6 cracking together, an
+    unknown growth mode, a growth strain above 1, a metal without molar volume (stress
+    feedback), an anisotropic electrolyte (phase-dependent stiffness), an unknown stop
+    metric (the message lists the coupled ones)."""
+    _assert_rejected(copy.deepcopy(WEDGE), path, value, key, text)

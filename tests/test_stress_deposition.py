@@ -30,7 +30,8 @@ from mpi4py import MPI
 from solver.physics import deposition_stress as ds
 from solver.physics.electrodeposition import ElectrodepositionParameters
 from solver.problems.electrodeposition import ElectrodepositionProblem
-from solver.problems.stress_deposition import StressDepositionProblem, sinusoid_growth_rate
+from solver.problems.stress_deposition import (StressDepositionProblem, rollers,
+                                                sinusoid_growth_rate)
 
 UM = 1e-6
 LI = (3.4e9, 0.42)  # G, nu (Monroe & Newman's Li)
@@ -40,20 +41,6 @@ FAST = dict(D_solid=1.0e-8, D_liquid=1.0e-8, sigma_liquid=100.0)
 
 def _E(G, nu):
     return 2 * G * (1 + nu)
-
-
-def _rollers(mesh, x_sides, y_fixed):
-    """u_x = 0 on x = x_sides, u_y = 0 on y = y_fixed (each a tuple of coordinates)."""
-    def build(V):
-        out = []
-        for comp, coords in ((0, x_sides), (1, y_fixed)):
-            f = dolfinx.mesh.locate_entities_boundary(
-                mesh, 1, lambda X, c=coords, a=comp: np.any(
-                    [np.isclose(X[a], v) for v in c], axis=0))
-            dofs = dolfinx.fem.locate_dofs_topological(V.sub(comp), 1, f)
-            out.append(dolfinx.fem.dirichletbc(0.0, dofs, V.sub(comp)))
-        return out
-    return build
 
 
 # --------------------------------------------------------------------------- closed forms
@@ -118,7 +105,7 @@ def _flat_run(mech: str | None, steps=5):
         held = (Y0, Y1) if mech == "held" else (Y0,)
         prob = StressDepositionProblem(mesh, p, metal_elastic=(_E(*LI), LI[1]),
                                        background_lame=tuple(bg), molar_volume=OMEGA,
-                                       mech_dirichlet=_rollers(mesh, (0.0, W_), held), **kw)
+                                       mech_dirichlet=rollers(mesh, (0.0, W_), held), **kw)
     t = 0.0
     for _ in range(steps):
         t += 0.5

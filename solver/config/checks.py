@@ -92,6 +92,8 @@ def check_case(case) -> None:
                              if not r.startswith("grain_")])
     elif case.physics.cohesive is not None:
         _check_cohesive(case, mats)
+    elif case.physics.fracture is not None and case.physics.electrodeposition is not None:
+        _check_deposition_cracking(case, mats)
     elif case.physics.fracture is not None:
         _check_fracture(case, mats)
     else:
@@ -104,7 +106,29 @@ ELECTRODEPOSITION_METRICS = ["interface_height_max_m", "interface_height_min_m",
                              "concentration_min_mol_m3", "concentration_max_mol_m3"]
 
 
-def _check_electrodeposition(case, mats) -> None:
+DEPOSITION_FRACTURE_METRICS = ["dendrite_tip_m", "crack_tip_m", "coupling_iterations"]
+
+
+def _check_deposition_cracking(case, mats) -> None:
+    """M6: the phase-field checks (without the stop metric), the fracture checks with the
+    union of both metric lists, and what the coupling needs."""
+    _check_electrodeposition(case, mats, stop=False)
+    _check_fracture(case, mats, extra_metrics=ELECTRODEPOSITION_METRICS
+                    + DEPOSITION_FRACTURE_METRICS)
+    key = "physics.electrodeposition.cracking"
+    for name, mkey in region_materials(case).values():
+        if mats[name].is_anisotropic:
+            raise CaseError(f"{mkey}: '{name}' is anisotropic; {key} makes the stiffness "
+                            "follow the deposit and takes isotropic materials")
+    metal = case.geometry.metal.material
+    if case.physics.electrodeposition.cracking.stress_feedback and \
+            mats[metal].molar_volume is None:
+        raise CaseError(f"geometry.metal.material: '{metal}' has no molar_volume (m^3/mol), "
+                        f"which {key}.stress_feedback needs; give it under "
+                        f"materials.{metal}.molar_volume")
+
+
+def _check_electrodeposition(case, mats, stop: bool = True) -> None:
     import dataclasses
 
     from solver.physics.electrodeposition import ElectrodepositionParameters
@@ -130,7 +154,7 @@ def _check_electrodeposition(case, mats) -> None:
     metrics = ELECTRODEPOSITION_METRICS + (STRESS_DEPOSITION_METRICS if mech else [])
     if mech is not None:
         _check_deposition_mechanics(case, mats, mech, f"{key}.mechanics", metrics)
-    if case.stepping.stop is not None and case.stepping.stop.metric not in metrics:
+    if stop and case.stepping.stop is not None and case.stepping.stop.metric not in metrics:
         raise CaseError(f"stepping.stop.metric: '{case.stepping.stop.metric}' is not a "
                         f"per-step metric; use one of {', '.join(metrics)}")
 
@@ -224,7 +248,7 @@ FRACTURE_METRICS = ["load_factor", "reaction_force_N", "applied_displacement_m",
                     "strain_energy_J", "max_damage", "staggered_iterations"]
 
 
-def _check_fracture(case, mats) -> None:
+def _check_fracture(case, mats, extra_metrics=()) -> None:
     fr = case.physics.fracture
     key = "physics.fracture"
     regions = region_names(case)
@@ -265,7 +289,7 @@ def _check_fracture(case, mats) -> None:
                for bc in fr.boundary_conditions):
         metrics = [m for m in metrics if m not in ("reaction_force_N",
                                                    "applied_displacement_m", "peak_load_N")]
-    _check_mechanics(case, key, fr, metrics)
+    _check_mechanics(case, key, fr, metrics + list(extra_metrics))
 
 
 def _check_load_path(case, key: str, path) -> None:

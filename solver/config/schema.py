@@ -305,6 +305,27 @@ class DepositionMechanics(Strict):
     solver: LinearSolver = LinearSolver(type="direct")
 
 
+class DepositionCracking(Strict):
+    """M6: the deposit as a wedge in a brittle electrolyte or coating (``physics.fracture``
+    holds the fracture model). The deposit carries an eigenstrain (``growth``) and the
+    metal's moduli; damage d raises the cation diffusivity and the ionic
+    conductivity of the non-metal phase towards the crack values, D + d (D_crack - D); the
+    degraded hydrostatic stress shifts the Butler-Volmer overpotential by Omega sigma_h / RT
+    (``stress_feedback``). Coupled per time step by staggered iterations to ``tolerance`` on
+    max |xi_k - xi_(k-1)|."""
+
+    # insertion: eps* = growth_strain (xi - xi0) e (x) e (the deposited thickness pushes
+    # the solid out along the growth direction e, as M4; 1 = all of it); volumetric:
+    # eps* = growth_strain (xi - xi0) I
+    growth: Literal["insertion", "volumetric"] = "insertion"
+    growth_strain: Annotated[float, Field(gt=0.0, le=1.0)]
+    crack_diffusivity: Annotated[float, Field(gt=0.0, lt=1.0)]  # m^2/s
+    crack_conductivity: Annotated[float, Field(gt=0.0, allow_inf_nan=False)]  # S/m
+    stress_feedback: bool = True
+    tolerance: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-4
+    max_iterations: Annotated[int, Field(ge=1, le=200)] = 20
+
+
 class Electrodeposition(Strict):
     """M3: phase-field electrodeposition (Chen et al. 2015), Hong & Viswanathan 2018 set.
 
@@ -320,6 +341,7 @@ class Electrodeposition(Strict):
     overrides: dict[str, float] = {}  # any ElectrodepositionParameters field, SI units
     solver: NonlinearSolver = NonlinearSolver()
     mechanics: DepositionMechanics | None = None  # M4 (stress-coupled deposition)
+    cracking: DepositionCracking | None = None  # M6 (with physics.fracture)
 
 
 class CohesiveLaw(Strict):
@@ -433,7 +455,8 @@ PHYSICS = ("elasticity", "electrodeposition", "cohesive", "fracture")
 
 
 class Physics(Strict):
-    """One physics per case for now (couplings come with their issues)."""
+    """One physics per case, or the M6 pair electrodeposition (with ``cracking``) +
+    fracture."""
 
     elasticity: Elasticity | None = None
     electrodeposition: Electrodeposition | None = None
@@ -443,6 +466,17 @@ class Physics(Strict):
     @model_validator(mode="after")
     def _exactly_one(self):
         given = [k for k in PHYSICS if getattr(self, k) is not None]
+        cracking = self.electrodeposition is not None and \
+            self.electrodeposition.cracking is not None
+        if given == ["electrodeposition", "fracture"] and cracking:
+            if self.electrodeposition.mechanics is not None:
+                raise ValueError("electrodeposition: give either mechanics (M4, elastic "
+                                 "coating) or cracking (M6, with physics.fracture), not both")
+            return self
+        if cracking:
+            raise ValueError("electrodeposition.cracking couples deposition to "
+                             "physics.fracture; add a fracture section (length_scale, "
+                             "boundary_conditions, ...)")
         if len(given) != 1:
             raise ValueError(f"give exactly one of {', '.join(repr(p) for p in PHYSICS)} "
                              f"(got {', '.join(given) or 'none'}); coupled physics are not "

@@ -16,6 +16,10 @@ def build_problem(case, geo, materials):
         from solver.problems.cohesive import CohesiveProblem
 
         return CohesiveProblem(case, geo, materials)
+    if case.physics.fracture is not None and case.physics.electrodeposition is not None:
+        from solver.problems.deposition_fracture import DepositionFractureProblem
+
+        return DepositionFractureProblem(case, geo, materials)
     if case.physics.fracture is not None:
         from solver.problems.fracture import FractureProblem
 

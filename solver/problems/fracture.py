@@ -38,6 +38,7 @@ from solver.numerics.parallel import assemble_scalar, n_global_dofs
 from solver.physics import bcs as mech_bcs
 from solver.physics import elasticity as el
 from solver.physics import fracture as fr
+from solver.physics.electrodeposition import h as h_phase
 from solver.problems.elasticity import constitutive_data, eigenstrain_tensors
 
 log = logging.getLogger("solver.problems.fracture")
@@ -102,7 +103,11 @@ class FractureProblem:
     prefix_d = "fracture_d_"
     prefix_m = "fracture_m_"
 
-    def __init__(self, case, geo, materials):
+    def __init__(self, case, geo, materials, extra_eigenstrain=None, phase=None):
+        """extra_eigenstrain: a 3x3 UFL eigenstrain added to the case's (M6: the deposit's
+        wedge strain, not scaled by the load factor). phase: (xi, (lambda, mu)) makes the
+        moduli follow a phase field, h(xi) (lambda, mu) + (1 - h(xi)) (the cell's), for
+        isotropic materials (M6: the deposited metal replaces the electrolyte)."""
         cfg = self.cfg = case.physics.fracture
         self.geo, self.materials = geo, materials
         mesh, dim = geo.mesh, geo.dim
@@ -123,12 +128,21 @@ class FractureProblem:
 
         # ---- material data
         self.law = el.material_field(mesh, geo.cell_tags, constitutive_data(geo, materials))
+        if phase is not None:
+            if self.law.anisotropic:
+                raise ValueError("a phase-dependent stiffness needs isotropic materials")
+            xi, (lm, mm) = phase
+            hx = h_phase(xi)
+            self.law = el.ElasticMaterialField(lmbda=hx * lm + (1 - hx) * self.law.lmbda,
+                                               mu=hx * mm + (1 - hx) * self.law.mu)
         gc, self.A = self._toughness()
         self.factor = dolfinx.fem.Constant(mesh, PETSc.ScalarType(0.0))
         tensors = eigenstrain_tensors(cfg.eigenstrain, geo)
         self.eps0 = ufl.as_tensor(np.zeros((3, 3)).tolist())
         if tensors:
             self.eps0 = self.factor * el.eigenstrain_field(mesh, geo.cell_tags, tensors)
+        if extra_eigenstrain is not None:
+            self.eps0 = self.eps0 + extra_eigenstrain
         key = "physics.fracture.boundary_conditions"
         self.bcs = mech_bcs.build(self.V, geo, cfg.boundary_conditions, key)
         self.dirichlet_u = [d for bc in self.bcs for d in bc.dirichlet]
@@ -204,6 +218,27 @@ class FractureProblem:
         self.da_last = 0.0
         self._reaction = self._reaction_setup()
         self._check_resolution()
+
+    @cached_property
+    def stress(self):
+        """The degraded stress d psi_el / d eps (3x3 UFL), e.g. for a kinetics coupling."""
+        e = ufl.variable(self.eps)
+        reg = SPECTRAL_REG if self.split == "spectral" else 0.0
+        psi = fr.elastic_energy_density(e, self.d, self.law, self.split, self.dim, self.k, reg)
+        return ufl.diff(psi, e)
+
+    def snapshot(self) -> dict:
+        """Everything a step changes (fields, history, predictor and peak state), so that a
+        coupling loop can re-solve the same step from its start."""
+        snap = {k: f.x.array.copy() for k, f in self.state().items()}
+        snap["_scalars"] = (self.t, self.da_last, self.peak)
+        return snap
+
+    def restore(self, snap: dict) -> None:
+        for k, f in self.state().items():
+            f.x.array[:] = snap[k]
+        self.t, self.da_last, self.peak = snap["_scalars"]
+        self.set_time(self.t)
 
     # ------------------------------------------------------------------ set-up helpers
     def _moduli(self) -> list[float]:

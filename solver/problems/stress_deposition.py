@@ -45,6 +45,21 @@ def flat_reference(height: float, ell: float, axis: int):
     return xi
 
 
+def rollers(mesh, x_planes, y_planes):
+    """mech_dirichlet for a 2D box: u_x = 0 on the lines x = x_planes, u_y = 0 on the lines
+    y = y_planes (symmetry planes, supports)."""
+    def build(V):
+        out = []
+        for comp, coords in ((0, tuple(x_planes)), (1, tuple(y_planes))):
+            f = dolfinx.mesh.locate_entities_boundary(
+                mesh, 1, lambda X, c=coords, a=comp: np.any(
+                    [np.isclose(X[a], v) for v in c], axis=0))
+            dofs = dolfinx.fem.locate_dofs_topological(V.sub(comp), 1, f)
+            out.append(dolfinx.fem.dirichletbc(0.0, dofs, V.sub(comp)))
+        return out
+    return build
+
+
 class StressDepositionProblem:
     def __init__(self, mesh, params, *, xi0, metal_elastic: tuple[float, float],
                  background_lame, molar_volume: float, mech_dirichlet,
@@ -141,7 +156,7 @@ class StressDepositionProblem:
             except ConvergenceError:
                 self._mech_solve()  # stress of the restored state
                 raise
-            newton += info["newton_iterations"]
+            newton = max(newton, info["newton_iterations"])
             linear += info["linear_iterations"]
             xi = ed.u.x.array[self._xi_map]
             dxi = self.comm.allreduce(float(np.max(np.abs(xi - prev), initial=0.0)),
@@ -160,6 +175,8 @@ class StressDepositionProblem:
         self._mech_solve()
         ed._pending = ed.u.x.array.copy()
         self.iterations = k
+        # newton_iterations: the most one Newton solve of the loop took (the stepper grows dt
+        # after easy steps); the loop's length is coupling_iterations
         return {"newton_iterations": newton, "linear_iterations": linear,
                 "change": info["change"], "coupling_iterations": k}
 
@@ -235,23 +252,14 @@ def sinusoid_growth_rate(wavelength: float, params, metal: tuple[float, float],
         return 1 / (1 + np.exp(np.clip((X[1] - amplitude * np.cos(k * X[0])) / ell,
                                        -200, 200)))
 
-    def supports(V):
-        out = []
-        for comp, coords in ((0, (0.0, wavelength / 2)), (1, (-Y,))):
-            f = dolfinx.mesh.locate_entities_boundary(
-                mesh, 1, lambda X, c=coords, a=comp: np.any(
-                    [np.isclose(X[a], v) for v in c], axis=0))
-            dofs = dolfinx.fem.locate_dofs_topological(V.sub(comp), 1, f)
-            out.append(dolfinx.fem.dirichletbc(0.0, dofs, V.sub(comp)))
-        return out
-
     def young(G, nu):
         return 2 * G * (1 + nu), nu
 
     prob = StressDepositionProblem(
         mesh, params, xi0=xi0, metal_elastic=young(*metal),
         background_lame=ds.lame(*young(*coating)), molar_volume=molar_volume,
-        mech_dirichlet=supports, reference=flat_reference(0.0, ell, 1),
+        mech_dirichlet=rollers(mesh, (0.0, wavelength / 2), (-Y,)),
+        reference=flat_reference(0.0, ell, 1),
         electrolyte=lambda X: np.isclose(X[1], Y), metal=lambda X: np.isclose(X[1], -Y))
     xi = ufl.split(prob.ed.u)[0]
     amp = dolfinx.fem.form(4 / wavelength * xi * ufl.cos(k * ufl.SpatialCoordinate(mesh)[0])

@@ -1,0 +1,216 @@
+"""M6: deposition-driven cracking: phase-field electrodeposition coupled to phase-field fracture.
+
+``physics.electrodeposition`` with ``cracking`` plus ``physics.fracture`` (seed 003: Na
+deposited into a brittle solid electrolyte acts as a wedge). The two problems are M3's
+``ElectrodepositionRun`` and M5's ``FractureProblem``; this module only couples them:
+
+* the deposit loads the solid: an eigenstrain, growth_strain (xi - xi0) e (x) e (insertion
+  along the growth direction e, as M4: a uniform advance under a free surface is stress-free,
+  only the non-uniform deposit loads the solid) or growth_strain (xi - xi0) I (volumetric),
+  and the moduli follow the phase (the metal's where xi = 1) in the fracture energy;
+* the crack carries ions: in the non-metal phase D -> D + d (D_crack - D) and
+  sigma -> sigma + d (sigma_crack - sigma), d the damage;
+* stress feeds back into the kinetics (``stress_feedback``): the degraded hydrostatic stress
+  shifts the Butler-Volmer overpotential by Omega sigma_h / RT as in M4 (compression at the
+  deposit slows it; a crack that releases the stress lets it go on).
+
+Per time step, staggered to a tolerance: the fracture problem (alternate minimisation, from
+the state at the start of the step, so irreversibility refers to the last accepted step)
+with the current xi, then one Newton solve of (xi, c, phi) with the new damage and stress,
+until max |xi_k - xi_(k-1)| < tolerance; a last fracture solve makes the damage belong to
+the accepted xi. Failures are cut back by the common stepper.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+import solver.compat  # noqa: F401
+import dolfinx
+import ufl
+from mpi4py import MPI
+
+from solver.errors import ConvergenceError
+from solver.physics import deposition_stress as ds
+from solver.problems.electrodeposition_case import ElectrodepositionRun
+from solver.problems.fracture import FractureProblem
+
+log = logging.getLogger("solver.problems.deposition_fracture")
+
+
+class DepositionFractureProblem:
+    def __init__(self, case, geo, materials):
+        cfg = case.physics.electrodeposition
+        ck = self.cracking = cfg.cracking
+        self.case, self.geo, self.comm = case, geo, geo.mesh.comm
+        mesh = self.mesh = geo.mesh
+        self.tdim = mesh.topology.dim
+        params, ell, kwargs = ElectrodepositionRun.case_arguments(case, geo, materials)
+        metal = materials[case.geometry.metal.material]
+
+        V1 = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
+        self.xi0 = dolfinx.fem.Function(V1, name="xi_initial")
+        self.xi0.interpolate(kwargs["xi0"])
+        self.xi_m = dolfinx.fem.Function(V1, name="xi_mechanics")
+        self.xi_m.x.array[:] = self.xi0.x.array
+        if ck.growth == "insertion":
+            eps_star = ck.growth_strain * ds.growth_eigenstrain(self.xi_m, self.xi0, self.tdim)
+        else:
+            eps_star = ck.growth_strain * (self.xi_m - self.xi0) * ufl.Identity(3)
+        self.frac = FractureProblem(case, geo, materials, extra_eigenstrain=eps_star,
+                                    phase=(self.xi_m, metal.lame()))
+
+        # transport along the cracks: base D and sigma per region, raised by the damage
+        d = self.frac.d
+        rc = dict(kwargs.pop("region_coefficients") or {})
+        V0 = dolfinx.fem.functionspace(mesh, ("DG", 0))
+        coefficients = {}
+        for key, crack in (("D_liquid", ck.crack_diffusivity),
+                           ("sigma_liquid", ck.crack_conductivity)):
+            base = dolfinx.fem.Function(V0)
+            base.x.array[:] = getattr(params, key)
+            for tag, value in rc.get(key, {}).items():
+                base.x.array[geo.cell_tags.find(tag)] = value
+            coefficients[key] = base + d * (crack - base)
+        self.transport = coefficients  # the damage-dependent D and sigma (SI), UFL
+        shift = (ds.bv_shift(self.frac.stress, metal.molar_volume, params.T)
+                 if ck.stress_feedback else None)
+        self.ed = ElectrodepositionRun(mesh, params, bv_shift=shift,
+                                       region_coefficients=coefficients, **kwargs)
+        self.ed.attach(case, geo, ell)
+        self._xi_map = self.ed._xi_map
+        self.iterations = 0
+        self.axis = self.tdim - 1
+        self._Xd = self.frac.Vd.tabulate_dof_coordinates()[:, self.axis]
+
+    # ------------------------------------------------------------------ stepping interface
+    @property
+    def n_dofs(self) -> int:
+        return self.ed.n_dofs + self.frac.n_dofs
+
+    def state(self) -> dict[str, dolfinx.fem.Function]:
+        return {**self.ed.state(), **self.frac.state()}
+
+    def scalar_state(self) -> dict:
+        return self.frac.scalar_state()
+
+    def restore_scalar_state(self, s: dict) -> None:
+        self.frac.restore_scalar_state(s)
+
+    def set_time(self, t: float) -> None:
+        self.ed.set_time(t)
+        self.frac.set_time(t)
+        self._sync_xi()
+
+    def _sync_xi(self) -> None:
+        self.xi_m.x.array[:] = self.ed.u.x.array[self._xi_map]
+        self.xi_m.x.scatter_forward()
+
+    def _fracture(self, t: float, start: dict) -> int:
+        self._sync_xi()
+        self.frac.restore(start)
+        return self.frac.solve(t)["newton_iterations"]
+
+    def solve(self, t: float) -> dict:
+        ed, fr = self.ed, self.frac
+        ed.begin_step(t)
+        start = fr.snapshot()
+        prev = ed.u.x.array[self._xi_map].copy()
+        staggered = newton = linear = k = 0
+        dxi = math.inf
+        try:
+            while k < self.cracking.max_iterations:
+                k += 1
+                staggered += self._fracture(t, start)
+                info = ed.newton(t)
+                newton = max(newton, info["newton_iterations"])
+                linear += info["linear_iterations"]
+                xi = ed.u.x.array[self._xi_map]
+                dxi = self.comm.allreduce(float(np.max(np.abs(xi - prev), initial=0.0)),
+                                          op=MPI.MAX)
+                prev = xi.copy()
+                if dxi < self.cracking.tolerance:
+                    break
+            if not dxi < self.cracking.tolerance:
+                raise ConvergenceError(
+                    f"deposition-fracture coupling: max |xi_k - xi_(k-1)| = {dxi:.2e} after "
+                    f"{k} iterations at t={t:.6g} s (tolerance {self.cracking.tolerance:g})",
+                    field="deposition_fracture", reason=-1)
+            staggered += self._fracture(t, start)
+        except ConvergenceError:
+            ed.u.x.array[:] = ed.u_n.x.array
+            ed._pending = None
+            fr.restore(start)
+            self._sync_xi()
+            raise
+        ed._pending = ed.u.x.array.copy()
+        self.iterations = k
+        # newton_iterations: the most one Newton solve of the loop took (the stepper grows dt
+        # after easy steps); the loop's length is coupling_iterations
+        return {"newton_iterations": newton, "linear_iterations": linear,
+                "change": info["change"], "coupling_iterations": k,
+                "staggered_iterations": staggered}
+
+    # ------------------------------------------------------------------ metrics
+    def crack_tip(self) -> float:
+        """Largest coordinate along the growth direction where d >= 1/2 (NaN: no crack)."""
+        n = self.frac._n_owned_d
+        own = self.frac.d.x.array[:n] >= 0.5
+        top = float(self._Xd[:n][own].max()) if own.any() else -math.inf
+        top = self.comm.allreduce(top, op=MPI.MAX)
+        return top if math.isfinite(top) else math.nan
+
+    def metrics(self) -> dict:
+        out = {**self.frac.metrics(), **self.ed.metrics()}
+        out["dendrite_tip_m"] = out["interface_height_max_m"]
+        out["crack_tip_m"] = self.crack_tip()
+        out["coupling_iterations"] = self.iterations
+        return out
+
+    # ------------------------------------------------------------------ run hooks
+    def describe(self) -> str:
+        ck = self.cracking
+        return (f"{self.ed.describe()}; {self.frac.describe()}; coupling: growth strain "
+                f"{ck.growth_strain:g}, crack D {ck.crack_diffusivity:g} m^2/s, stress "
+                f"feedback {'on' if ck.stress_feedback else 'off'}")
+
+    def history_columns(self) -> list[str]:
+        from solver.config.checks import DEPOSITION_FRACTURE_METRICS
+
+        return (self.ed.history_columns() + self.frac.history_columns()
+                + DEPOSITION_FRACTURE_METRICS)
+
+    def output_groups(self) -> dict[str, list[dolfinx.fem.Function]]:
+        return {**self.ed.output_groups(), **self.frac.output_groups()}
+
+    def update_outputs(self) -> None:
+        self.ed.update_outputs()
+        self.frac.update_outputs()
+
+    def finish(self, out, draw: bool) -> dict:
+        extra = dict(self.ed.finish(out, draw) or {})
+        extra.update(self.frac.finish(out, draw) or {})
+        if draw and out.rank0:
+            from solver.io import figures
+            from solver.problems.fracture import _read_history
+
+            rows = _read_history(out.path / "history.csv")
+            if rows:
+                t = np.array([float(r["time"]) for r in rows])
+                series = {name: (t, np.array([float(r[col] or "nan") for r in rows]))
+                          for name, col in (("dendrite tip", "dendrite_tip_m"),
+                                            ("crack tip", "crack_tip_m"))}
+                try:
+                    figures.plot_profile(out.figures / "tips.png", series, "time (s)",
+                                         "height (um)", "dendrite and crack tips", yscale=1e6)
+                except Exception as e:  # never lose results for a figure
+                    log.error(f"figures could not be drawn ({type(e).__name__}: {e})")
+        return extra
+
+    def destroy(self) -> None:
+        self.ed.destroy()
+        self.frac.destroy()
+

@@ -1,0 +1,111 @@
+"""M6: deposition coupled to phase-field fracture (solver.problems.deposition_fracture).
+
+What: the three coupling terms of DepositionFractureProblem, each against a reference that
+does not use it.
+Against:
+* the uncoupled M3 problem: with a negligible growth strain, no stress feedback and crack
+  transport equal to the intact electrolyte's, the coupled problem deposits exactly as
+  ElectrodepositionRun on the same case (1e-9);
+* the transport law D + d (D_crack - D): integrated over the electrolyte it equals the
+  intact value at d = 0 and the crack value at d = 1 (1e-12);
+* the sign of the stress feedback: a deposit with a volumetric growth strain under a held
+  electrolyte is compressed, and with the feedback on it deposits less than with it off.
+Runs on 1 or 2 ranks (the same numbers). The wedge case itself (cases/wedge_quick.yaml) is
+documented in docs/stress_deposition.md, section 7; its morphology is not asserted here.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import yaml
+
+import solver.compat  # noqa: F401
+import dolfinx
+import ufl
+from mpi4py import MPI
+
+from conftest import ROOT
+from solver.config import parse_case
+from solver.config.loader import apply_overrides
+from solver.geometry import build_geometry
+from solver.materials import load_library, resolve_materials
+from solver.numerics.parallel import assemble_scalar
+from solver.problems import build_problem
+
+WEDGE = yaml.safe_load((ROOT / "cases" / "wedge_quick.yaml").read_text())
+# a coarse, short variant: the checks are about the coupling terms, not resolution
+COARSE = ["geometry.mesh.max_size=0.3e-6", "geometry.mesh.elements_through_thinnest_layer=5",
+          "physics.fracture.length_scale=0.6e-6"]
+
+
+def _problem(overrides, drop_fracture=False):
+    data = copy.deepcopy(WEDGE)
+    apply_overrides(data, COARSE + list(overrides))
+    if drop_fracture:
+        del data["physics"]["fracture"]
+        del data["physics"]["electrodeposition"]["cracking"]
+    case = parse_case(data)
+    mats = resolve_materials({k: v.model_dump(exclude_none=True)
+                              for k, v in case.materials.items()}, load_library())
+    geo = build_geometry(case, MPI.COMM_WORLD)
+    return build_problem(case, geo, mats), geo
+
+
+def _run(prob, dt, steps):
+    t = 0.0
+    for _ in range(steps):
+        t += dt
+        prob.solve(t)
+    m = prob.metrics()
+    prob.destroy()
+    return m
+
+
+def test_uncoupled_limit_equals_m3():
+    """Growth strain 1e-12, no stress feedback, crack transport = intact: same deposit as
+    M3 alone after three steps (and no damage)."""
+    quiet = ["physics.electrodeposition.cracking.growth_strain=1e-12",
+             "physics.electrodeposition.cracking.stress_feedback=false",
+             "physics.electrodeposition.cracking.crack_diffusivity=1e-11",
+             "physics.electrodeposition.cracking.crack_conductivity=0.1"]
+    coupled, _ = _problem(quiet)
+    m6 = _run(coupled, 0.01, 3)
+    alone, _ = _problem([], drop_fracture=True)
+    m3 = _run(alone, 0.01, 3)
+    assert m6["max_damage"] < 1e-9
+    for k in ("deposited_volume_m3", "interface_height_max_m", "concentration_min_mol_m3"):
+        assert m6[k] == pytest.approx(m3[k], rel=1e-9), k
+
+
+def test_damage_raises_transport_to_crack_values():
+    """int_electrolyte (D + d (D_crack - D)) dx / area = D at d = 0, D_crack at d = 1."""
+    prob, geo = _problem([])
+    dx = ufl.Measure("dx", domain=geo.mesh, subdomain_data=geo.cell_tags)
+    tag = geo.regions["electrolyte"]
+    one = dolfinx.fem.Constant(geo.mesh, 1.0)
+    area = assemble_scalar(dolfinx.fem.form(one * dx(tag)))
+    d = prob.frac.d
+    ck = prob.cracking
+    for value, D, S in ((0.0, 1e-11, 0.1), (1.0, ck.crack_diffusivity, ck.crack_conductivity)):
+        d.x.array[:] = value
+        got_D = assemble_scalar(dolfinx.fem.form(prob.transport["D_liquid"] * dx(tag))) / area
+        got_S = assemble_scalar(dolfinx.fem.form(prob.transport["sigma_liquid"] * dx(tag))) / area
+        assert got_D == pytest.approx(D, rel=1e-12) and got_S == pytest.approx(S, rel=1e-12)
+    prob.destroy()
+
+
+def test_stress_feedback_slows_a_compressed_deposit():
+    """Volumetric growth under a held electrolyte (top clamped), before any cracking: the
+    deposit is compressed at its front and deposits less with the feedback on."""
+    held = ["physics.electrodeposition.cracking.growth=volumetric",
+            "physics.fracture.boundary_conditions[1]={boundary: top, type: clamped}"]
+    out = {}
+    for on in (True, False):
+        prob, _ = _problem(held + [f"physics.electrodeposition.cracking.stress_feedback={on}"])
+        out[on] = _run(prob, 0.002, 3)
+    assert out[True]["max_damage"] < 0.5 and out[False]["max_damage"] < 0.5
+    assert out[True]["deposited_volume_m3"] < 0.99 * out[False]["deposited_volume_m3"]
+    assert np.isfinite(out[True]["dendrite_tip_m"])
