@@ -17,8 +17,9 @@ deposited into a brittle solid electrolyte acts as a wedge). The two problems ar
 Per time step, staggered to a tolerance: the fracture problem (alternate minimisation, from
 the state at the start of the step, so irreversibility refers to the last accepted step)
 with the current xi, then one Newton solve of (xi, c, phi) with the new damage and stress,
-until max |xi_k - xi_(k-1)| < tolerance; a last fracture solve makes the damage belong to
-the accepted xi. Failures are cut back by the common stepper.
+until the xi that went in and the xi that came out differ by less than the tolerance (the
+fixed point accelerated by Anderson mixing of xi); a last fracture solve makes the damage
+belong to the accepted xi. Failures are cut back by the common stepper.
 """
 
 from __future__ import annotations
@@ -34,11 +35,13 @@ import ufl
 from mpi4py import MPI
 
 from solver.errors import ConvergenceError
+from solver.numerics.anderson import Anderson
 from solver.physics import deposition_stress as ds
 from solver.problems.electrodeposition_case import ElectrodepositionRun
 from solver.problems.fracture import FractureProblem
 
 log = logging.getLogger("solver.problems.deposition_fracture")
+ANDERSON_DEPTH = 5  # mixing depth of the coupling loop (xi)
 
 
 class DepositionFractureProblem:
@@ -110,35 +113,41 @@ class DepositionFractureProblem:
         self.xi_m.x.scatter_forward()
 
     def _fracture(self, t: float, start: dict) -> int:
-        self._sync_xi()
         self.frac.restore(start)
         return self.frac.solve(t)["newton_iterations"]
 
     def solve(self, t: float) -> dict:
+        """The fixed point xi = G(xi) (fracture with xi, then Newton for (xi, c, phi)) to
+        max |G(xi) - xi| < tolerance, accelerated by Anderson mixing of xi."""
         ed, fr = self.ed, self.frac
         ed.begin_step(t)
         start = fr.snapshot()
-        prev = ed.u.x.array[self._xi_map].copy()
+        n = self.xi_m.function_space.dofmap.index_map.size_local
+        acc = Anderson(self.comm, ANDERSON_DEPTH)
+        self._sync_xi()
         staggered = newton = linear = k = 0
         dxi = math.inf
         try:
             while k < self.cracking.max_iterations:
                 k += 1
+                x_in = self.xi_m.x.array[:n].copy()
                 staggered += self._fracture(t, start)
                 info = ed.newton(t)
                 newton = max(newton, info["newton_iterations"])
                 linear += info["linear_iterations"]
-                xi = ed.u.x.array[self._xi_map]
-                dxi = self.comm.allreduce(float(np.max(np.abs(xi - prev), initial=0.0)),
+                g = ed.u.x.array[self._xi_map][:n]
+                dxi = self.comm.allreduce(float(np.max(np.abs(g - x_in), initial=0.0)),
                                           op=MPI.MAX)
-                prev = xi.copy()
                 if dxi < self.cracking.tolerance:
                     break
+                self.xi_m.x.array[:n] = np.clip(acc.update(x_in, g.copy()), 0.0, 1.0)
+                self.xi_m.x.scatter_forward()
             if not dxi < self.cracking.tolerance:
                 raise ConvergenceError(
                     f"deposition-fracture coupling: max |xi_k - xi_(k-1)| = {dxi:.2e} after "
                     f"{k} iterations at t={t:.6g} s (tolerance {self.cracking.tolerance:g})",
                     field="deposition_fracture", reason=-1)
+            self._sync_xi()
             staggered += self._fracture(t, start)
         except ConvergenceError:
             ed.u.x.array[:] = ed.u_n.x.array
