@@ -288,57 +288,47 @@ def test_fracture_rejections(path, value, key, text):
     _assert_rejected(data, path, value, key, text)
 
 
-STRESS = yaml.safe_load((ROOT / "cases" / "stress_quick.yaml").read_text())
+COUPLED = {name: yaml.safe_load((ROOT / "cases" / f"{name}.yaml").read_text())
+           for name in ("stress_quick", "wedge_quick")}
+M4, M6 = "stress_quick", "wedge_quick"
 
 
-@pytest.mark.parametrize("path,value,key,text", [
-    ("physics.electrodeposition.mechanics.refrence", "flat",
+@pytest.mark.parametrize("base,path,value,key,text", [
+    (M4, "physics.electrodeposition.mechanics.refrence", "flat",
      "physics.electrodeposition.mechanics", "refrence"),
-    ("physics.electrodeposition.mechanics.reference", "curved",
+    (M4, "physics.electrodeposition.mechanics.reference", "curved",
      "physics.electrodeposition.mechanics.reference", "flat"),
-    ("physics.electrodeposition.mechanics.boundary_conditions", "[]",
+    (M4, "physics.electrodeposition.mechanics.boundary_conditions", "[]",
      "physics.electrodeposition.mechanics.boundary_conditions", ""),
-    ("physics.electrodeposition.mechanics.boundary_conditions",
+    (M4, "physics.electrodeposition.mechanics.boundary_conditions",
      "[{boundary: bottom, type: roller}]",
      "physics.electrodeposition.mechanics.boundary_conditions", "x displacement"),
-    ("geometry.metal.material", "alucone", "geometry.metal.material", "molar_volume"),
-    ("geometry.coatings[0].material", "beta_alumina", "geometry.coatings[0].material",
+    (M4, "geometry.metal.material", "alucone", "geometry.metal.material", "molar_volume"),
+    (M4, "geometry.coatings[0].material", "beta_alumina", "geometry.coatings[0].material",
      "anisotropic"),
-    ("stepping.stop", "{metric: max_von_mises_Pa, above: 1e8}", "stepping.stop.metric",
+    (M4, "stepping.stop", "{metric: max_von_mises_Pa, above: 1e8}", "stepping.stop.metric",
      "interface_hydrostatic_stress_max_Pa"),
+    (M6, "physics.fracture", "null", "physics", "add a fracture section"),
+    (M6, "physics.electrodeposition.cracking", "null", "physics", "exactly one"),
+    (M6, "physics.electrodeposition.mechanics",
+     "{boundary_conditions: [{boundary: bottom, type: clamped}]}", "physics", "not both"),
+    (M6, "physics.electrodeposition.cracking.growth", "radial",
+     "physics.electrodeposition.cracking.growth", "volumetric"),
+    (M6, "physics.electrodeposition.cracking.growth_strain", "2",
+     "physics.electrodeposition.cracking.growth_strain", ""),
+    (M6, "geometry.metal.material", "alucone", "geometry.metal.material", "molar_volume"),
+    (M6, "geometry.electrolyte.material", "beta_alumina", "geometry.electrolyte.material",
+     "anisotropic"),
+    (M6, "stepping.stop", "{metric: crack_tip, above: 3e-6}", "stepping.stop.metric",
+     "crack_tip_m"),
 ])
-def test_stress_deposition_rejections(path, value, key, text):
+def test_coupled_deposition_rejections(base, path, value, key, text):
     """M4 (physics.electrodeposition.mechanics): a misspelt key, an unknown stress-free
     reference, no supports, supports that leave the body free to slide, a metal without a
     molar volume (the Omega of the stress shift), an anisotropic coating, a stop metric the
-    run does not report."""
-    data = copy.deepcopy(STRESS)
-    _assert_rejected(data, path, value, key, text)
-
-
-WEDGE = yaml.safe_load((ROOT / "cases" / "wedge_quick.yaml").read_text())
-
-
-@pytest.mark.parametrize("path,value,key,text", [
-    ("physics.fracture", "null", "physics", "add a fracture section"),
-    ("physics.electrodeposition.cracking", "null", "physics", "exactly one"),
-    ("physics.electrodeposition.mechanics",
-     "{boundary_conditions: [{boundary: bottom, type: clamped}]}", "physics",
-     "not both"),
-    ("physics.electrodeposition.cracking.growth", "radial",
-     "physics.electrodeposition.cracking.growth", "volumetric"),
-    ("physics.electrodeposition.cracking.growth_strain", "2",
-     "physics.electrodeposition.cracking.growth_strain", ""),
-    ("geometry.metal.material", "alucone", "geometry.metal.material", "molar_volume"),
-    ("geometry.electrolyte.material", "beta_alumina", "geometry.electrolyte.material",
-     "anisotropic"),
-    ("stepping.stop", "{metric: crack_tip, above: 3e-6}", "stepping.stop.metric",
-     "crack_tip_m"),
-])
-def test_deposition_cracking_rejections(path, value, key, text):
-    """M6 (electrodeposition.cracking + fracture): cracking without a fracture section,
-    fracture next to plain electrodeposition, M4 mechanics and M6 cracking together, an
-    unknown growth mode, a growth strain above 1, a metal without molar volume (stress
-    feedback), an anisotropic electrolyte (phase-dependent stiffness), an unknown stop
-    metric (the message lists the coupled ones)."""
-    _assert_rejected(copy.deepcopy(WEDGE), path, value, key, text)
+    run does not report. M6 (electrodeposition.cracking + fracture): cracking without a
+    fracture section, fracture next to plain electrodeposition, M4 mechanics and M6 cracking
+    together, an unknown growth mode, a growth strain above 1, a metal without molar volume
+    (stress feedback), an anisotropic electrolyte (phase-dependent stiffness), an unknown
+    stop metric (the message lists the coupled ones)."""
+    _assert_rejected(copy.deepcopy(COUPLED[base]), path, value, key, text)

@@ -109,3 +109,21 @@ def test_stress_feedback_slows_a_compressed_deposit():
     assert out[True]["max_damage"] < 0.5 and out[False]["max_damage"] < 0.5
     assert out[True]["deposited_volume_m3"] < 0.99 * out[False]["deposited_volume_m3"]
     assert np.isfinite(out[True]["dendrite_tip_m"])
+
+
+def test_wedge_case_crack_runs_ahead_of_the_deposit():
+    """cases/wedge_quick.yaml to 0.3 s (coarse variant): the ceramic cracks (damage 1) and,
+    from the first step with a fully developed crack on, the crack tip (highest point with
+    d >= 1/2) lies above the dendrite tip (highest point of xi = 1/2), as seed 003 reports
+    (Fig. 6b). (The damaged zone here is a band along the interface: docs/fracture.md.)"""
+    prob, _ = _problem(["stepping.end=0.3"])
+    t, dt, rows = 0.0, 0.03, []
+    while t < 0.3 - 1e-12:
+        t += dt
+        prob.solve(t)
+        m = prob.metrics()
+        rows.append((m["max_damage"], m["crack_tip_m"], m["dendrite_tip_m"]))
+    prob.destroy()
+    cracked = [r for r in rows if r[0] > 0.99]
+    assert cracked, rows
+    assert all(c > tip + 1e-7 for _, c, tip in cracked), rows
