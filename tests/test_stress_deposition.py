@@ -28,6 +28,7 @@ import dolfinx
 from mpi4py import MPI
 
 from solver.physics import deposition_stress as ds
+from solver.physics import electrodeposition as ed
 from solver.physics.electrodeposition import ElectrodepositionParameters
 from solver.problems.electrodeposition import ElectrodepositionProblem
 from solver.problems.stress_deposition import (StressDepositionProblem, rollers,
@@ -87,7 +88,7 @@ def _flat_run(mech: str | None, steps=5):
     ell = p.interface_width
 
     def xi0(X):
-        return 1 / (1 + np.exp(np.clip(X[1] / ell, -200, 200)))
+        return ed.equilibrium_profile(X[1], ell)
 
     kw = dict(xi0=xi0, electrolyte=lambda X: np.isclose(X[1], Y1))
     if mech is None:

@@ -85,6 +85,15 @@ def merge(defaults: Mapping, user: Mapping | None) -> dict:
     return out
 
 
+def linear_solver(cfg) -> dict:
+    """Options of a linear elasticity solve from a case's ``solver`` section (schema
+    LinearSolver): MUMPS for ``type: direct``, CG + GAMG otherwise, with its rtol and
+    iteration limit, then the section's petsc_options."""
+    defaults = DIRECT if cfg.type == "direct" else ELASTICITY_ITERATIVE
+    return merge({**defaults, "ksp_rtol": cfg.rtol, "ksp_max_it": cfg.max_iterations},
+                 cfg.petsc_options)
+
+
 def _fmt(v) -> str | None:
     if v is None:
         return None

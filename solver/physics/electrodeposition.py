@@ -231,6 +231,14 @@ def dh(xi):
     return 30 * xi**2 * (1 - xi) ** 2
 
 
+def equilibrium_profile(distance, ell):
+    """xi of the flat equilibrium interface, 1 / (1 + exp(distance / ell)) (numpy; distance
+    signed along the growth direction, positive in the electrolyte)."""
+    import numpy as np
+
+    return 1.0 / (1.0 + np.exp(np.clip(np.asarray(distance) / ell, -200, 200)))
+
+
 def interp(hval, a_solid, a_liquid):
     """Phase interpolation a_solid h + a_liquid (1 - h) of a property, with hval = h(xi)."""
     return a_solid * hval + a_liquid * (1 - hval)

@@ -84,7 +84,6 @@ class DepositionFractureProblem:
         self.ed = ElectrodepositionRun(mesh, params, bv_shift=shift,
                                        region_coefficients=coefficients, **kwargs)
         self.ed.attach(case, geo, ell)
-        self._xi_map = self.ed._xi_map
         self.iterations = 0
         self.axis = self.tdim - 1
         self._Xd = self.frac.Vd.tabulate_dof_coordinates()[:, self.axis]
@@ -106,11 +105,7 @@ class DepositionFractureProblem:
     def set_time(self, t: float) -> None:
         self.ed.set_time(t)
         self.frac.set_time(t)
-        self._sync_xi()
-
-    def _sync_xi(self) -> None:
-        self.xi_m.x.array[:] = self.ed.u.x.array[self._xi_map]
-        self.xi_m.x.scatter_forward()
+        self.ed.xi_into(self.xi_m)
 
     def _fracture(self, t: float, start: dict) -> int:
         self.frac.restore(start)
@@ -124,7 +119,7 @@ class DepositionFractureProblem:
         start = fr.snapshot()
         n = self.xi_m.function_space.dofmap.index_map.size_local
         acc = Anderson(self.comm, ANDERSON_DEPTH)
-        self._sync_xi()
+        self.ed.xi_into(self.xi_m)
         staggered = newton = linear = k = 0
         dxi = math.inf
         try:
@@ -135,7 +130,7 @@ class DepositionFractureProblem:
                 info = ed.newton(t)
                 newton = max(newton, info["newton_iterations"])
                 linear += info["linear_iterations"]
-                g = ed.u.x.array[self._xi_map][:n]
+                g = ed.xi_values()[:n]
                 dxi = self.comm.allreduce(float(np.max(np.abs(g - x_in), initial=0.0)),
                                           op=MPI.MAX)
                 if dxi < self.cracking.tolerance:
@@ -147,15 +142,13 @@ class DepositionFractureProblem:
                     f"deposition-fracture coupling: max |xi_k - xi_(k-1)| = {dxi:.2e} after "
                     f"{k} iterations at t={t:.6g} s (tolerance {self.cracking.tolerance:g})",
                     field="deposition_fracture", reason=-1)
-            self._sync_xi()
+            self.ed.xi_into(self.xi_m)
             staggered += self._fracture(t, start)
         except ConvergenceError:
-            ed.u.x.array[:] = ed.u_n.x.array
-            ed._pending = None
+            ed.reject_step()
             fr.restore(start)
-            self._sync_xi()
+            self.ed.xi_into(self.xi_m)
             raise
-        ed._pending = ed.u.x.array.copy()
         self.iterations = k
         # newton_iterations: the most one Newton solve of the loop took (the stepper grows dt
         # after easy steps); the loop's length is coupling_iterations

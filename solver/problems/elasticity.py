@@ -87,11 +87,7 @@ class ElasticityProblem:
             term = bc.form(v, self.ds)
             if term is not None:
                 L += term
-        defaults = (petsc_options.DIRECT if cfg.solver.type == "direct"
-                    else petsc_options.ELASTICITY_ITERATIVE)
-        opts = petsc_options.merge(
-            {**defaults, "ksp_rtol": cfg.solver.rtol, "ksp_max_it": cfg.solver.max_iterations},
-            cfg.solver.petsc_options)
+        opts = petsc_options.linear_solver(cfg.solver)
         self.dirichlet = [d for bc in self.bcs for d in bc.dirichlet]
         self.linear = LinearSolver(a, L, self.u, self.dirichlet, self.prefix, opts,
                                    near_nullspace=cfg.solver.type == "iterative",

@@ -207,6 +207,20 @@ class ElectrodepositionProblem:
         self.begin_step(t)
         return self.newton(t)
 
+    def xi_values(self) -> np.ndarray:
+        """The order parameter's local dof values (a copy), in the collapsed P1 layout."""
+        return self.u.x.array[self._xi_map]
+
+    def xi_into(self, f: dolfinx.fem.Function) -> None:
+        """Copy xi into a P1 Function on the same mesh (a coupled problem's frozen copy)."""
+        f.x.array[:] = self.u.x.array[self._xi_map]
+        f.x.scatter_forward()
+
+    def reject_step(self) -> None:
+        """Back to the accepted state after a coupling loop gave up on the step."""
+        self.u.x.array[:] = self.u_n.x.array
+        self._pending = None
+
     def begin_step(self, t: float) -> float:
         """Accept the pending solution (if kept), set dt = t - t_accepted and the noise for
         time t, and start from the accepted state. Returns dt."""

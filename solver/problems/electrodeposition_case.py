@@ -20,7 +20,7 @@ import dolfinx
 from mpi4py import MPI
 
 from solver.io import figures
-from solver.physics.electrodeposition import ElectrodepositionParameters
+from solver.physics.electrodeposition import ElectrodepositionParameters, equilibrium_profile
 from solver.problems.electrodeposition import ElectrodepositionProblem
 
 log = logging.getLogger("solver.problems.electrodeposition")
@@ -53,7 +53,7 @@ class ElectrodepositionRun(ElectrodepositionProblem):
 
         def xi0(x):
             h = height(x[0]) if geo.dim == 2 else height(x[0], x[1])
-            return 1.0 / (1.0 + np.exp(np.clip((x[axis] - h) / ell, -200, 200)))
+            return equilibrium_profile(x[axis] - h, ell)
 
         coat = {}
         for c in case.geometry.coatings:

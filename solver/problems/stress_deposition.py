@@ -35,13 +35,14 @@ from solver.numerics.linear import LinearSolver
 from solver.numerics.parallel import n_global_dofs
 from solver.physics import deposition_stress as ds
 from solver.physics import elasticity as el
+from solver.physics.electrodeposition import equilibrium_profile
 from solver.problems.electrodeposition import ElectrodepositionProblem
 
 
 def flat_reference(height: float, ell: float, axis: int):
     """xi of a flat interface at ``height`` (equilibrium profile, width ell)."""
     def xi(x):
-        return 1.0 / (1.0 + np.exp(np.clip((x[axis] - height) / ell, -200, 200)))
+        return equilibrium_profile(x[axis] - height, ell)
     return xi
 
 
@@ -69,7 +70,8 @@ class StressDepositionProblem:
                  ed_class=ElectrodepositionProblem, **ed_kwargs):
         """metal_elastic: (E, nu) of the metal phase. background_lame: (lambda, mu) of the
         non-metal phase, floats or cell-wise fields. molar_volume: Omega of the metal,
-        m^3/mol. mech_dirichlet: V -> list of DirichletBC (the supports). reference:
+        m^3/mol. mech_dirichlet: V -> list of DirichletBC (the supports). mech_options:
+        the elasticity solve's PETSc options (default MUMPS, popts.DIRECT). reference:
         "initial" (xi0 is stress-free), or a callable xi_ref(x) (e.g. ``flat_reference``).
         mech_load: optional v -> UFL linear form of boundary loads (tractions, pressure).
         ed_class: the phase-field problem class (ElectrodepositionProblem or a subclass);
@@ -93,7 +95,6 @@ class StressDepositionProblem:
         shift = ds.bv_shift(self.sigma, self.molar_volume, params.T)
 
         self.ed = ed_class(mesh, params, xi0=xi0, bv_shift=shift, **ed_kwargs)
-        self._xi_map = self.ed._xi_map
 
         self.degree = degree
         self.mech_bcs = list(mech_dirichlet(self.V))  # before mech_load: it may use them
@@ -106,9 +107,8 @@ class StressDepositionProblem:
             extra = mech_load(v)
             if extra is not None:
                 L = L + extra
-        self._prefix = prefix
-        opts = popts.merge(popts.DIRECT, mech_options)
-        self._sync_xi()
+        opts = dict(mech_options if mech_options is not None else popts.DIRECT)
+        self.ed.xi_into(self.xi_m)
         self.linear = LinearSolver(a, L, self.u_mech, self.mech_bcs, prefix, opts,
                                    near_nullspace=opts.get("ksp_type") != "preonly",
                                    options_key="physics.electrodeposition.mechanics.solver")
@@ -116,12 +116,14 @@ class StressDepositionProblem:
         self.iterations = 0
 
     # ------------------------------------------------------------------ mechanics
-    def _sync_xi(self) -> None:
-        self.xi_m.x.array[:] = self.ed.u.x.array[self._xi_map]
-        self.xi_m.x.scatter_forward()
-
     def _mech_solve(self, reassemble: bool = True) -> int:
-        self._sync_xi()
+        """Elasticity for the current xi; skipped when xi is bitwise the one the stress
+        already belongs to (the first iteration of a step after an accepted step)."""
+        xi = self.ed.xi_values()
+        same = int(reassemble and np.array_equal(xi, self.xi_m.x.array))
+        if self.comm.allreduce(same, op=MPI.MIN):
+            return 0
+        self.ed.xi_into(self.xi_m)
         if reassemble:
             self.linear.reassemble()
         return self.linear.solve()
@@ -146,7 +148,7 @@ class StressDepositionProblem:
         ed = self.ed
         ed.begin_step(t)
         newton = linear = 0
-        prev = ed.u.x.array[self._xi_map].copy()
+        prev = ed.xi_values()
         k = 0
         while k < self.max_iterations:
             k += 1
@@ -158,22 +160,20 @@ class StressDepositionProblem:
                 raise
             newton = max(newton, info["newton_iterations"])
             linear += info["linear_iterations"]
-            xi = ed.u.x.array[self._xi_map]
+            xi = ed.xi_values()
             dxi = self.comm.allreduce(float(np.max(np.abs(xi - prev), initial=0.0)),
                                       op=MPI.MAX)
-            prev = xi.copy()
+            prev = xi
             if dxi < self.tolerance:
                 break
         if not dxi < self.tolerance:
-            ed.u.x.array[:] = ed.u_n.x.array
-            ed._pending = None
+            ed.reject_step()
             self._mech_solve()
             raise ConvergenceError(
                 f"stress-deposition coupling: max |xi_k - xi_(k-1)| = {dxi:.2e} after "
                 f"{self.max_iterations} iterations at t={t:.6g} s (tolerance "
                 f"{self.tolerance:g})", field="stress_deposition", reason=-1)
         self._mech_solve()
-        ed._pending = ed.u.x.array.copy()
         self.iterations = k
         # newton_iterations: the most one Newton solve of the loop took (the stepper grows dt
         # after easy steps); the loop's length is coupling_iterations
@@ -249,8 +249,7 @@ def sinusoid_growth_rate(wavelength: float, params, metal: tuple[float, float],
     x[:, 1] = Y * np.sinh(3.6 * x[:, 1]) / math.sinh(3.6)  # ~l/4 cells at the interface
 
     def xi0(X):
-        return 1 / (1 + np.exp(np.clip((X[1] - amplitude * np.cos(k * X[0])) / ell,
-                                       -200, 200)))
+        return equilibrium_profile(X[1] - amplitude * np.cos(k * X[0]), ell)
 
     def young(G, nu):
         return 2 * G * (1 + nu), nu

@@ -22,6 +22,7 @@ import ufl
 from mpi4py import MPI
 
 from solver.io import figures
+from solver.numerics import petsc_options as popts
 from solver.physics import bcs as mech_bcs
 from solver.physics import elasticity as el
 from solver.postprocess import region_extremum
@@ -76,17 +77,12 @@ class StressDepositionRun(StressDepositionProblem):
             reference = flat_reference(mean, ell, axis)
         else:
             reference = "initial"
-        solver = mech.solver
-        from solver.numerics import petsc_options as popts
-
-        opts = popts.merge(popts.DIRECT if solver.type == "direct"
-                           else {**popts.ELASTICITY_ITERATIVE, "ksp_rtol": solver.rtol,
-                                 "ksp_max_it": solver.max_iterations}, solver.petsc_options)
         prob = cls(mesh, params, metal_elastic=(metal.youngs_modulus, metal.poisson_ratio),
                    background_lame=(lam, mu), molar_volume=metal.molar_volume,
                    mech_dirichlet=dirichlet, mech_load=load, reference=reference,
                    degree=mech.degree, tolerance=mech.tolerance,
-                   max_iterations=mech.max_iterations, mech_options=opts,
+                   max_iterations=mech.max_iterations,
+                   mech_options=popts.linear_solver(mech.solver),
                    ed_class=ElectrodepositionRun, **kwargs)
         prob.ed.attach(case, geo, ell)
         prob.geo, prob.case = geo, case
