@@ -259,6 +259,9 @@ def _check_fracture(case, mats, extra_metrics=()) -> None:
     if fr.monolithic and fr.irreversibility != "bounds":
         raise CaseError(f"{key}.monolithic: the monolithic Newton needs irreversibility: "
                         "bounds (the history field is not a joint minimisation)")
+    if fr.softening is not None and fr.model != "PFCZM":
+        raise CaseError(f"{key}.softening: a traction-separation law belongs to model PFCZM, "
+                        f"not {fr.model}; remove softening or set model: PFCZM")
     if len(fr.unbreakable) == len(regions):
         raise CaseError(f"{key}.unbreakable: every region is unbreakable, nothing can crack; "
                         "remove at least one")
@@ -270,6 +273,12 @@ def _check_fracture(case, mats, extra_metrics=()) -> None:
             raise CaseError(f"{mkey}: material '{name}' has no fracture_toughness (Gc, J/m^2);"
                             f" give materials.{name}.fracture_toughness or list the region "
                             f"under {key}.unbreakable")
+        if fr.model == "PFCZM" and (m.fracture_strength is None or m.youngs_modulus is None):
+            what = ("fracture_strength (tensile strength ft, Pa)"
+                    if m.fracture_strength is None else "youngs_modulus (Pa)")
+            raise CaseError(f"{mkey}: model PFCZM needs the {what} of material '{name}'; give "
+                            f"materials.{name}.{what.split()[0]} or list the region under "
+                            f"{key}.unbreakable")
         if fr.split != "none" and m.is_anisotropic:
             raise CaseError(f"{key}.split: '{fr.split}' needs isotropic materials and "
                             f"'{name}' has an anisotropic stiffness; use split: none")

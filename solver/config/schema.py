@@ -422,7 +422,10 @@ class Fracture(Strict):
     """M5: phase-field fracture (docs/fracture.md). Toughness per region from the materials'
     fracture_toughness (J/m^2). Loads scale with the load factor as in cohesive."""
 
-    model: Literal["AT1", "AT2"] = "AT2"
+    # PFCZM: Wu's phase-field cohesive zone model (strength from the materials'
+    # fracture_strength, independent of l; traction-separation law ``softening``)
+    model: Literal["AT1", "AT2", "PFCZM"] = "AT2"
+    softening: Literal["linear", "exponential", "cornelissen"] | None = None  # PFCZM only
     split: Literal["none", "volumetric_deviatoric", "spectral"] = "none"
     length_scale: Length  # l, m
     irreversibility: Literal["bounds", "history"] = "bounds"

@@ -6,9 +6,17 @@ Total energy of a displacement u and a damage field d in [0, 1] (Bourdin, Francf
     E(u, d) = int g(d) psi+(eps) + psi-(eps) dx                 (stored elastic energy)
             + int Gc / c_w (w(d) / l + l |grad d|^2) dx          (crack surface energy)
 
-    g(d) = (1 - k) (1 - d)^2 + k          degradation, k = residual stiffness
-    AT1: w(d) = d,   c_w = 8/3            elastic until sigma_c = sqrt(3 Gc E / (8 l))
-    AT2: w(d) = d^2, c_w = 2              damages at once; peak (3/16) sqrt(3 Gc E / l)
+    g(d) = (1 - k) omega(d) + k           degradation, k = residual stiffness
+    AT1: w(d) = d,   c_w = 8/3, omega = (1 - d)^2   elastic until sqrt(3 Gc E / (8 l))
+    AT2: w(d) = d^2, c_w = 2,   omega = (1 - d)^2   damages at once; peak (3/16) sqrt(3 Gc E / l)
+    PFCZM (Wu 2017, the phase-field cohesive zone model): w(d) = 2 d - d^2, c_w = pi,
+         omega = (1 - d)^p / ((1 - d)^p + a1 d (1 + a2 d + a3 d^2)),
+         a1 = 4 E Gc / (pi l ft^2): elastic until the strength ft for every l, and a
+         localised crack obeys a traction-separation law set by (p, a2, a3) (``SOFTENING``),
+         e.g. linear softening to zero traction at the opening w_c = 2 Gc / ft. The
+         regularisation length l no longer sets the strength (it does for AT1/AT2).
+
+(Wu, J. Mech. Phys. Solids 103 (2017) 72; Wu & Nguyen, JMPS 119 (2018) 20.)
 
 eps = eps(u) - eps0 is the elastic strain (3x3; plane-strain embedding in 2D, so an
 eigenstrain's out-of-plane part is exact). The split decides which part of the energy the
@@ -35,8 +43,15 @@ import math
 import solver.compat  # noqa: F401
 import ufl
 
-MODELS = {"AT1": 8.0 / 3.0, "AT2": 2.0}  # c_w
+MODELS = {"AT1": 8.0 / 3.0, "AT2": 2.0, "PFCZM": math.pi}  # c_w
 SPLITS = ("none", "volumetric_deviatoric", "spectral")
+# PF-CZM softening laws: (p, a2, a3) of omega(d) (Wu 2017, Table 1): linear and
+# exponential traction-separation laws, and Cornelissen et al. (1986)'s concrete curve
+SOFTENING = {
+    "linear": (2.0, -0.5, 0.0),
+    "exponential": (2.5, 2.0 ** (5.0 / 3.0) - 3.0, 0.0),
+    "cornelissen": (2.0, 1.3868, 0.6567),
+}
 
 
 def c_w(model: str) -> float:
@@ -44,11 +59,41 @@ def c_w(model: str) -> float:
 
 
 def w(d, model: str):
+    if model == "PFCZM":
+        return 2 * d - d * d
     return d if model == "AT1" else d * d
 
 
+def pfczm_a1(E, Gc, ft, length):
+    """a1 = 4 E Gc / (pi l ft^2) = 4 l_ch / (pi l), l_ch = E Gc / ft^2 (Irwin's length);
+    numbers or UFL expressions."""
+    return 4 * E * Gc / (math.pi * length * ft * ft)
+
+
+class Degradation:
+    """g(d) = (1 - k) omega(d) + k. AT1/AT2: omega = (1 - d)^2. PFCZM: the rational
+    omega(d) of Wu (2017) with ``a1`` (a number or a cell-wise UFL coefficient) and the
+    ``softening`` law's (p, a2, a3)."""
+
+    def __init__(self, model: str, k: float, a1=None, softening: str = "linear"):
+        if model == "PFCZM" and a1 is None:
+            raise ValueError("the PFCZM degradation needs a1 = 4 E Gc / (pi l ft^2)")
+        self.model, self.k, self.a1 = model, k, a1
+        self.p, self.a2, self.a3 = SOFTENING[softening]
+
+    def omega(self, d):
+        if self.model != "PFCZM":
+            return (1 - d) ** 2
+        n = (1 - d) ** self.p
+        return n / (n + self.a1 * d * (1 + self.a2 * d + self.a3 * d * d))
+
+    def __call__(self, d):
+        return (1 - self.k) * self.omega(d) + self.k
+
+
 def degradation(d, k):
-    return (1 - k) * (1 - d) ** 2 + k
+    """The AT1/AT2 degradation (1 - k)(1 - d)^2 + k."""
+    return Degradation("AT2", k)(d)
 
 
 def crack_density(d, length, model: str, A=None):
@@ -127,14 +172,20 @@ def split_energy(eps, law, split: str, dim: int, reg: float = 0.0):
     raise ValueError(f"unknown split {split!r}")
 
 
-def elastic_energy_density(eps, d, law, split: str, dim: int, k: float, reg: float = 0.0):
+def _g(k_or_degradation):
+    g = k_or_degradation
+    return g if callable(g) else Degradation("AT2", g)
+
+
+def elastic_energy_density(eps, d, law, split: str, dim: int, g, reg: float = 0.0):
+    """g(d) psi+ + psi-; ``g``: a Degradation, or the residual stiffness k of AT1/AT2."""
     psi_p, psi_n = split_energy(eps, law, split, dim, reg)
-    return degradation(d, k) * psi_p + psi_n
+    return _g(g)(d) * psi_p + psi_n
 
 
-def damage_energy_density(d, driving, toughness, length, model: str, k: float, A=None):
+def damage_energy_density(d, driving, toughness, length, model: str, g, A=None):
     """The d-dependent part of the energy density: g(d) psi+ + Gc gamma(d)."""
-    return degradation(d, k) * driving + toughness * crack_density(d, length, model, A)
+    return _g(g)(d) * driving + toughness * crack_density(d, length, model, A)
 
 
 # ------------------------------------------------------------------ analytic references
@@ -146,9 +197,10 @@ def critical_stress(model: str, E: float, Gc: float, length: float) -> float:
 
 
 def effective_toughness(model: str, Gc: float, length: float, h: float) -> float:
-    """Gc of a fully developed crack on a mesh of size h (Bourdin et al. 2008):
-    AT1 Gc (1 + 3h/(8l)), AT2 Gc (1 + h/(2l))."""
-    return Gc * (1 + (3 * h / (8 * length) if model == "AT1" else h / (2 * length)))
+    """Gc of a fully developed crack on a mesh of size h (Bourdin et al. 2008): the band of
+    d = 1 one element wide adds w(1) h / (c_w l): AT1 Gc (1 + 3h/(8l)), AT2 Gc (1 + h/(2l)),
+    PFCZM Gc (1 + h/(pi l))."""
+    return Gc * (1 + h / (c_w(model) * length))
 
 
 def homogeneous_at2(strain: float, E: float, Gc: float, length: float, k: float = 0.0):
@@ -157,3 +209,40 @@ def homogeneous_at2(strain: float, E: float, Gc: float, length: float, k: float 
     psi = 0.5 * E * strain**2
     d = (1 - k) * 2 * psi / ((1 - k) * 2 * psi + Gc / length)
     return d, ((1 - k) * (1 - d) ** 2 + k) * E * strain
+
+
+def pfczm_homogeneous(strain: float, E: float, Gc: float, ft: float, length: float,
+                      softening: str = "linear", d_min: float = 0.0):
+    """PF-CZM homogeneous 1D state (uniaxial stress, no split, k = 0) at ``strain``: the
+    damage d >= d_min minimising omega(d) E e^2 / 2 + Gc / (pi l) (2 d - d^2), found as the
+    root of its derivative by bisection (the derivative is monotone on the branch used
+    here); returns (d, sigma = omega(d) E e). Elastic (d = d_min) while the derivative at
+    d_min is >= 0, i.e. up to sigma = ft from an undamaged state."""
+    deg = Degradation("PFCZM", 0.0, pfczm_a1(E, Gc, ft, length), softening)
+    Y = 0.5 * E * strain * strain
+    c = Gc / (math.pi * length)
+
+    def slope(d, h=1e-7):
+        dw = (deg.omega(min(d + h, 1.0)) - deg.omega(max(d - h, 0.0))) / (
+            min(d + h, 1.0) - max(d - h, 0.0))
+        return dw * Y + c * (2 - 2 * d)
+
+    if slope(d_min) >= 0:
+        return d_min, deg.omega(d_min) * E * strain
+    lo, hi = d_min, 1.0 - 1e-12
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if slope(mid) < 0 else (lo, mid)
+    d = 0.5 * (lo + hi)
+    return d, deg.omega(d) * E * strain
+
+
+def pfczm_traction(opening: float, Gc: float, ft: float, softening: str = "linear"):
+    """The traction-separation law a localised PF-CZM crack obeys as l -> 0 (Wu 2017):
+    linear sigma = ft (1 - w / w_c), w_c = 2 Gc / ft; exponential ft exp(-ft w / Gc).
+    Both enclose Gc. (Cornelissen's curve: not given in closed form here.)"""
+    if softening == "linear":
+        return max(ft * (1 - opening * ft / (2 * Gc)), 0.0)
+    if softening == "exponential":
+        return ft * math.exp(-ft * opening / Gc)
+    raise ValueError(f"no closed-form traction-separation law for {softening!r}")

@@ -84,6 +84,11 @@ VI = {  # the damage energy is quadratic in d: full Newton steps, no line search
     "snes_error_if_not_converged": False,
     **ITERATIVE_D,
 }
+# PF-CZM: omega(d) is rational, so the damage energy is neither quadratic nor convex in d
+# (on the softening branch its Hessian can be indefinite, where CG fails): LU (MUMPS) for
+# the reduced systems, more Newton steps. (A backtracking line search stalls where the
+# crack first localises: measured on the 1D bar of tests/test_fracture.py.)
+VI_NONQUADRATIC = {"snes_max_it": 100, **popts.DIRECT}
 SPECTRAL_REG = 1e-9  # strain: regularises coincident principal strains (physics/fracture.py)
 # (residuals are dimensionless, O(1) entries at O(1) strain; round-off floor ~1e-14)
 MONOLITHIC = {
@@ -136,6 +141,8 @@ class FractureProblem:
             self.law = el.ElasticMaterialField(lmbda=hx * lm + (1 - hx) * self.law.lmbda,
                                                mu=hx * mm + (1 - hx) * self.law.mu)
         gc, self.A = self._toughness()
+        self.g = fr.Degradation(self.model, self.k, self._a1() if self.model == "PFCZM"
+                                else None, cfg.softening or "linear")
         self.factor = dolfinx.fem.Constant(mesh, PETSc.ScalarType(0.0))
         tensors = eigenstrain_tensors(cfg.eigenstrain, geo)
         self.eps0 = ufl.as_tensor(np.zeros((3, 3)).tolist())
@@ -154,7 +161,7 @@ class FractureProblem:
         reg = SPECTRAL_REG if self.split == "spectral" else 0.0
         self.psi_pos, _ = fr.split_energy(self.eps, self.law, self.split, dim, reg)
         self.psi_el = fr.elastic_energy_density(self.eps, d, self.law, self.split, dim,
-                                                self.k, reg)
+                                                self.g, reg)
         if self.history:
             Qe = basix.ufl.quadrature_element(mesh.basix_cell(), value_shape=(), degree=q)
             self.VH = dolfinx.fem.functionspace(mesh, Qe)
@@ -183,13 +190,16 @@ class FractureProblem:
                 work += term
         self.F_int = ufl.derivative(self.psi_el * self.dx, u, v)  # internal forces (N)
         F_u = s_u * (self.F_int - (ufl.derivative(work, u, v) if work else 0))
-        Pi_d = fr.damage_energy_density(d, driving, self.Gc, self.l, self.model, self.k,
+        Pi_d = fr.damage_energy_density(d, driving, self.Gc, self.l, self.model, self.g,
                                         self.A) * self.dx
         F_d = s_d * ufl.derivative(Pi_d, d, p)
         linear_u = self.split == "none"
-        bounded = not self.history or self.model == "AT1"
+        # AT2 with a history field: the damage problem is linear and needs no bounds; AT1
+        # and PF-CZM (w'(0) > 0) keep 0 <= d <= 1
+        bounded = not self.history or self.model != "AT2"
         self._opts_u = popts.merge(LINEAR if linear_u else NEWTON, cfg.solver.displacement)
-        self._opts_d = popts.merge(VI if bounded else {"snes_type": "ksponly", **ITERATIVE_D,
+        vi = VI if self.model != "PFCZM" else {**VI, **VI_NONQUADRATIC}
+        self._opts_d = popts.merge(vi if bounded else {"snes_type": "ksponly", **ITERATIVE_D,
                                                        **NO_LAG}, cfg.solver.damage)
         self._pu = dolfinx.fem.petsc.NonlinearProblem(
             F_u, u, bcs=self.dirichlet_u, J=ufl.derivative(F_u, u, du),
@@ -224,7 +234,7 @@ class FractureProblem:
         """The degraded stress d psi_el / d eps (3x3 UFL), e.g. for a kinetics coupling."""
         e = ufl.variable(self.eps)
         reg = SPECTRAL_REG if self.split == "spectral" else 0.0
-        psi = fr.elastic_energy_density(e, self.d, self.law, self.split, self.dim, self.k, reg)
+        psi = fr.elastic_energy_density(e, self.d, self.law, self.split, self.dim, self.g, reg)
         return ufl.diff(psi, e)
 
     def snapshot(self) -> dict:
@@ -290,6 +300,28 @@ class FractureProblem:
             self.Gc.x.scatter_forward()
             A.x.scatter_forward()
         return gc, (A if aniso else None)
+
+    def _a1(self):
+        """PF-CZM: a1 = 4 E Gc / (pi l ft^2) per cell (UFL), with the cell's Gc (after the
+        weak-plane and grain-boundary overrides), the material's Young's modulus and
+        fracture_strength (fracture_strength_plane in weak-plane grains, when given)."""
+        cfg, geo = self.cfg, self.geo
+        E, ft = {}, {}
+        for r, tag in geo.regions.items():
+            mat = self.materials[geo.region_material[r]]
+            if r in cfg.unbreakable:  # d = 0 there: any positive numbers
+                E[tag], ft[tag] = 1.0, 1.0
+                continue
+            E[tag] = mat.youngs_modulus
+            ft[tag] = mat.fracture_strength
+            if (cfg.weak_planes and geo.orientation.get(tag) is not None
+                    and mat.fracture_toughness_plane is not None
+                    and mat.fracture_strength_plane is not None):
+                ft[tag] = mat.fracture_strength_plane
+        E_c = el._cellwise(self.mesh, geo.cell_tags, (), E, "youngs_modulus")
+        ft_c = el._cellwise(self.mesh, geo.cell_tags, (), ft, "fracture_strength")
+        self.strength = ft_c
+        return fr.pfczm_a1(E_c, self.Gc, ft_c, self.l)
 
     def _cells_next_to(self, facets: np.ndarray) -> np.ndarray:
         """Local cells (owned and ghost) with a facet among ``facets``."""
