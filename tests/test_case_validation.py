@@ -275,6 +275,13 @@ SENT = yaml.safe_load((ROOT / "cases" / "sent_quick.yaml").read_text())
      "physics.fracture.eigenstrain[0].tensor", "out-of-plane shear"),
     ("physics.fracture.boundary_conditions[0]", "{type: roller, boundary: notch}",
      "physics.fracture.boundary_conditions[0].boundary", "flat"),
+    ("physics.fracture.softening", "linear", "physics.fracture.softening", "PFCZM"),
+    ("physics.fracture.model", "PFCZM", "geometry.material", "fracture_strength"),
+    ("physics.fracture.driving_force", "rankine", "physics.fracture.driving_force",
+     "irreversibility: history"),
+    ("physics.fracture.eigenstrain",
+     "[{region: plate, value: 0.01, profile: {center: [1e-4, 2e-4], radius: 1e-4}}]",
+     "physics.fracture.eigenstrain[0].profile.center", "lateral"),
 ])
 def test_fracture_rejections(path, value, key, text):
     """M5 cases and plate geometries: a notch without a ligament or outside the plate,
@@ -282,10 +289,12 @@ def test_fracture_rejections(path, value, key, text):
     nothing breakable, unknown unbreakable region, a material without Gc, a zero length
     scale, a roller on the notch faces (not a flat outer side; pressure on them is fine), a
     monolithic Newton with the history field, a 3D-only stop metric in 2D, out-of-plane
-    shear eigenstrain with the 2D spectral split."""
+    shear eigenstrain with the 2D spectral split; PF-CZM: a softening law for AT1/AT2, a
+    material without fracture_strength, the Rankine driving force with bounds, a 2D
+    eigenstrain profile centred at [x, y]."""
     data = copy.deepcopy(SENT)
     data["physics"]["fracture"]["monolithic"] = path == "physics.fracture.irreversibility"
-    if path == "physics.fracture.eigenstrain":
+    if path == "physics.fracture.eigenstrain" and "profile" not in value:
         data["physics"]["fracture"]["split"] = "spectral"
     _assert_rejected(data, path, value, key, text)
 

@@ -18,7 +18,9 @@ What: solver.physics.fracture (energies, splits, crack density) and FractureProb
   1e-6 beyond it; a localised crack (1D bar, E = Gc = ft = 1, slightly weaker middle):
   stress against opening w = U - sigma L / E follows the linear traction-separation law
   ft (1 - w ft / (2 Gc)) within 0.01 ft wherever sigma > 0.2 ft, and the dissipated energy
-  at separation is Gc (1 + h / (pi l)) within 1%, for l = 0.1 and 0.05 l_ch;
+  at separation is Gc (1 + h / (pi l)) within 1%, for l = 0.1 and 0.05 l_ch; in plane
+  strain (nu = 0.3) the Rankine driving force <sigma1>^2 / (2 E) starts the damage at
+  sigma_xx = ft and the energy at ft / sqrt(1 - nu^2) (each within 1%);
 - monolithic Newton after a loose (5e-2) alternate minimisation: the tightly converged
   (1e-8) SENT pre-peak state to 1e-8;
 - fully developed crack (d = 1 on a band one element wide, optimal profile): crack
@@ -189,17 +191,20 @@ def test_bar_at1_elastic_then_critical_stress(irreversibility):
 FT = 2e9  # strength for the PF-CZM bars: l_ch = E Gc / ft^2 = 0.14 mm
 
 
-def _pfczm_bar(length, irreversibility):
+def _pfczm_bar(length, irreversibility, nu=0.0, driving="energy"):
+    """Plate bar pulled at the right end, rollers left and bottom, top free (plane strain:
+    sigma_xx = E eps / (1 - nu^2), sigma_zz = nu sigma_xx); load up to 1.3 ft (1-nu^2)/E."""
     Lb, H = 1e-3, 1e-4
-    eps_c = FT / E
+    eps_c = FT * (1 - nu**2) / E
     case = parse_case({
         "name": "bar", "dimension": 2,
         "geometry": {"kind": "plate", "width": Lb, "height": H, "material": "bar",
                      "mesh": {"max_size": 2.5e-5}},
-        "materials": {"bar": {"youngs_modulus": E, "poisson_ratio": 0.0,
+        "materials": {"bar": {"youngs_modulus": E, "poisson_ratio": nu,
                               "fracture_toughness": GC, "fracture_strength": FT}},
         "physics": {"fracture": {
             "model": "PFCZM", "softening": "linear", "length_scale": length,
+            "driving_force": driving,
             "irreversibility": irreversibility, "residual_stiffness": 0.0,
             "tolerance": 1e-9,
             "boundary_conditions": [
@@ -231,6 +236,21 @@ def test_pfczm_bar_strength_independent_of_length(irreversibility):
             for e, s, d in zip(eps[~elastic], sig[~elastic], dmax[~elastic], strict=True):
                 d_h, s_h = fr.pfczm_homogeneous(e, E, GC, FT, length, d_min=d_h)
                 assert abs(s - s_h) <= 1e-6 * FT and abs(d - d_h) < 1e-6, (e / eps_c, s, s_h)
+
+
+@pytest.mark.parametrize("driving", ["rankine", "energy"])
+def test_pfczm_plane_strain_onset(driving):
+    """nu = 0.3, plane strain: the Rankine driving force <sigma1>^2 / (2 E) starts the damage
+    at sigma_xx = ft (the strength is a stress); the energy psi = (1 - nu^2) sigma^2 / (2 E)
+    at ft / sqrt(1 - nu^2) = 1.048 ft."""
+    nu = 0.3
+    eps, sig, dmax, _ = _pfczm_bar(L, "history", nu=nu, driving=driving)
+    first = np.argmax(dmax > 0)
+    onset = sig[first - 1]  # last undamaged state
+    assert np.allclose(sig[:first], E / (1 - nu**2) * eps[:first], rtol=1e-9)
+    want = FT if driving == "rankine" else FT / math.sqrt(1 - nu**2)
+    assert abs(sig.max() / want - 1) < 0.01, (driving, sig.max() / FT)
+    assert onset <= want * (1 + 1e-9)
 
 
 def _traction_separation(length, n=200, steps=60, Lb=1.0):

@@ -245,7 +245,8 @@ def _check_cohesive(case, mats) -> None:
 
 FRACTURE_METRICS = ["load_factor", "reaction_force_N", "applied_displacement_m",
                     "peak_load_N", "crack_length_m", "dissipated_energy_J",
-                    "strain_energy_J", "max_damage", "staggered_iterations"]
+                    "strain_energy_J", "max_damage", "staggered_iterations",
+                    "damage_onset_load_factor", "crack_load_factor"]
 
 
 def _check_fracture(case, mats, extra_metrics=()) -> None:
@@ -259,6 +260,11 @@ def _check_fracture(case, mats, extra_metrics=()) -> None:
     if fr.monolithic and fr.irreversibility != "bounds":
         raise CaseError(f"{key}.monolithic: the monolithic Newton needs irreversibility: "
                         "bounds (the history field is not a joint minimisation)")
+    if fr.driving_force == "rankine" and (fr.irreversibility != "history"
+                                          or fr.split != "none"):
+        raise CaseError(f"{key}.driving_force: rankine is not an energy split; it needs "
+                        "irreversibility: history and split: none (compression never "
+                        "drives the damage)")
     if fr.softening is not None and fr.model != "PFCZM":
         raise CaseError(f"{key}.softening: a traction-separation law belongs to model PFCZM, "
                         f"not {fr.model}; remove softening or set model: PFCZM")
@@ -279,6 +285,9 @@ def _check_fracture(case, mats, extra_metrics=()) -> None:
             raise CaseError(f"{mkey}: model PFCZM needs the {what} of material '{name}'; give "
                             f"materials.{name}.{what.split()[0]} or list the region under "
                             f"{key}.unbreakable")
+        if fr.driving_force == "rankine" and m.is_anisotropic:
+            raise CaseError(f"{key}.driving_force: rankine needs isotropic materials and "
+                            f"'{name}' has an anisotropic stiffness; use driving_force: energy")
         if fr.split != "none" and m.is_anisotropic:
             raise CaseError(f"{key}.split: '{fr.split}' needs isotropic materials and "
                             f"'{name}' has an anisotropic stiffness; use split: none")
@@ -318,6 +327,10 @@ def _check_mechanics(case, key: str, el, metrics: list[str]) -> None:
         if e.region not in regions:
             raise CaseError(f"{k}.region: unknown region '{e.region}'; known: "
                             f"{', '.join(regions[:12])}")
+        if e.profile is not None and len(e.profile.center) != case.dimension - 1:
+            raise CaseError(f"{k}.profile.center: give the {case.dimension - 1} lateral "
+                            f"coordinate(s) ({'[x]' if case.dimension == 2 else '[x, y]'}) "
+                            f"in a {case.dimension}D case, got {len(e.profile.center)}")
         if e.tensor is not None:
             try:
                 t = np.asarray(e.tensor, dtype=float)

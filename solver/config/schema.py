@@ -196,12 +196,22 @@ class MaterialOverride(Strict):
 
 
 # --------------------------------------------------------------------------- elasticity
+class EigenstrainProfile(Strict):
+    """Gaussian lateral profile exp(-|x - center|^2 / radius^2): 2D ``center`` [x], 3D
+    [x, y]."""
+
+    center: list[Finite] = Field(min_length=1, max_length=2)
+    radius: Length
+
+
 class Eigenstrain(Strict):
-    """Stress-free strain of a region: isotropic ``value`` (e* I) or a full ``tensor``."""
+    """Stress-free strain of a region: isotropic ``value`` (e* I) or a full ``tensor``,
+    uniform or with a Gaussian lateral ``profile`` (a local deposit or volume change)."""
 
     region: str
     value: Finite | None = None
     tensor: list[list[Finite]] | None = None
+    profile: EigenstrainProfile | None = None
 
     @model_validator(mode="after")
     def _one_of(self):
@@ -427,6 +437,9 @@ class Fracture(Strict):
     model: Literal["AT1", "AT2", "PFCZM"] = "AT2"
     softening: Literal["linear", "exponential", "cornelissen"] | None = None  # PFCZM only
     split: Literal["none", "volumetric_deviatoric", "spectral"] = "none"
+    # what drives the damage: the (split) elastic energy psi+, or Wu's Rankine-type
+    # <sigma1>^2 / (2 E) of the effective stress (needs irreversibility: history, split: none)
+    driving_force: Literal["energy", "rankine"] = "energy"
     length_scale: Length  # l, m
     irreversibility: Literal["bounds", "history"] = "bounds"
     residual_stiffness: Annotated[float, Field(ge=0.0, le=1e-2)] = 1e-6

@@ -177,6 +177,21 @@ def _g(k_or_degradation):
     return g if callable(g) else Degradation("AT2", g)
 
 
+def rankine_driving(eps, law, dim: int, reg: float = 0.0):
+    """Wu (2017)'s crack driving force Y = <sigma1>+^2 / (2 E) of the effective (undamaged)
+    stress C : eps, sigma1 its largest principal value (2D plane strain: the in-plane pair
+    and sigma_zz), E = mu (3 lambda + 2 mu) / (lambda + mu). Used in place of psi+ with a
+    history field (it is not the derivative of an energy): a PF-CZM crack then starts
+    where sigma1 reaches ft, in any stress state, and compression never drives it."""
+    if law.anisotropic:
+        raise ValueError("the Rankine driving force needs isotropic materials")
+    lm, mu = law.lmbda, law.mu
+    E = mu * (3 * lm + 2 * mu) / (lm + mu)
+    s1 = principal_strains(law.stress(eps), dim, reg)  # eigenvalues of any symmetric 3x3
+    top = ufl.max_value(ufl.max_value(s1[0], s1[1]), s1[2])
+    return pos(top) ** 2 / (2 * E)
+
+
 def elastic_energy_density(eps, d, law, split: str, dim: int, g, reg: float = 0.0):
     """g(d) psi+ + psi-; ``g``: a Degradation, or the residual stiffness k of AT1/AT2."""
     psi_p, psi_n = split_energy(eps, law, split, dim, reg)

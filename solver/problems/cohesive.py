@@ -44,7 +44,7 @@ from solver.numerics.parallel import assemble_scalar, n_global_dofs
 from solver.physics import bcs as mech_bcs
 from solver.physics import cohesive as cz
 from solver.physics import elasticity as el
-from solver.problems.elasticity import constitutive_data, eigenstrain_tensors
+from solver.problems.elasticity import constitutive_data, eigenstrain_expression
 
 log = logging.getLogger("solver.problems.cohesive")
 
@@ -124,10 +124,10 @@ class CohesiveProblem:
         self.factor = dolfinx.fem.Constant(mesh, PETSc.ScalarType(0.0))
         self.dt = dolfinx.fem.Constant(mesh, PETSc.ScalarType(1.0))
         self._zero = dolfinx.fem.Constant(mesh, PETSc.ScalarType(0.0))
-        tensors = eigenstrain_tensors(cfg.eigenstrain, geo)
+        eps0 = eigenstrain_expression(cfg.eigenstrain, geo)
         self.eps0 = ufl.as_tensor(np.zeros((3, 3)).tolist())
-        if tensors:
-            self.eps0 = self.factor * el.eigenstrain_field(mesh, geo.cell_tags, tensors)
+        if eps0 is not None:
+            self.eps0 = self.factor * eps0
         self.p_value = 0.0
         if cfg.pressure is not None:
             pr = cfg.pressure

@@ -42,18 +42,44 @@ def constitutive_data(geo, materials) -> dict[int, dict]:
     return out
 
 
+def _tensor(e) -> np.ndarray:
+    if e.value is not None:
+        return e.value * np.eye(3)
+    t = np.zeros((3, 3))
+    a = np.asarray(e.tensor, dtype=float)
+    t[: a.shape[0], : a.shape[1]] = a
+    return t
+
+
 def eigenstrain_tensors(cfg_list, geo) -> dict[int, np.ndarray]:
+    """Per-region constant eigenstrains (entries without a ``profile``), summed by tag."""
     out: dict[int, np.ndarray] = {}
     for e in cfg_list:
-        tag = geo.regions[e.region]
-        if e.value is not None:
-            t = e.value * np.eye(3)
-        else:
-            t = np.zeros((3, 3))
-            a = np.asarray(e.tensor, dtype=float)
-            t[: a.shape[0], : a.shape[1]] = a
-        out[tag] = out.get(tag, np.zeros((3, 3))) + t
+        if e.profile is None:
+            tag = geo.regions[e.region]
+            out[tag] = out.get(tag, np.zeros((3, 3))) + _tensor(e)
     return out
+
+
+def eigenstrain_expression(cfg_list, geo):
+    """The case's eigenstrain at load factor 1 (3x3 UFL), or None without one: a DG0 field
+    for the uniform entries plus, for each entry with a ``profile``, its tensor on its
+    region times the Gaussian exp(-|x_lat - center|^2 / radius^2) of the lateral
+    coordinates (x in 2D; x, y in 3D): e.g. a deposit growing under a coating at one
+    site."""
+    mesh = geo.mesh
+    tensors = eigenstrain_tensors(cfg_list, geo)
+    expr = el.eigenstrain_field(mesh, geo.cell_tags, tensors) if tensors else None
+    x = ufl.SpatialCoordinate(mesh)
+    for e in cfg_list:
+        if e.profile is None:
+            continue
+        field = el.eigenstrain_field(mesh, geo.cell_tags, {geo.regions[e.region]: _tensor(e)})
+        c, r = e.profile.center, e.profile.radius
+        r2 = sum((x[i] - c[i]) ** 2 for i in range(len(c)))
+        term = ufl.exp(-r2 / r**2) * field
+        expr = term if expr is None else expr + term
+    return expr
 
 
 class ElasticityProblem:
@@ -68,11 +94,10 @@ class ElasticityProblem:
         self.u = dolfinx.fem.Function(self.V, name="displacement")
         self.law = el.material_field(mesh, geo.cell_tags, constitutive_data(geo, materials))
         self.factor = dolfinx.fem.Constant(mesh, PETSc.ScalarType(0.0))
-        tensors = eigenstrain_tensors(cfg.eigenstrain, geo)
+        eps0 = eigenstrain_expression(cfg.eigenstrain, geo)
         self.eps0 = ufl.as_tensor(np.zeros((3, 3)).tolist())
-        if tensors:
-            self.eps0_field = el.eigenstrain_field(mesh, geo.cell_tags, tensors)
-            self.eps0 = self.factor * self.eps0_field
+        if eps0 is not None:
+            self.eps0 = self.factor * eps0
         if extra_eigenstrain is not None:
             self.eps0 = self.eps0 + extra_eigenstrain
         self.dx = ufl.Measure("dx", domain=mesh, subdomain_data=geo.cell_tags)
@@ -81,7 +106,7 @@ class ElasticityProblem:
         du, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
         a = el.bilinear_form(du, v, self.law, dim, self.dx)
         L = ufl.inner(dolfinx.fem.Constant(mesh, np.zeros(dim)), v) * self.dx
-        if tensors or extra_eigenstrain is not None:
+        if eps0 is not None or extra_eigenstrain is not None:
             L += el.eigenstrain_load(v, self.law, self.eps0, dim, self.dx)
         for bc in self.bcs:
             term = bc.form(v, self.ds)

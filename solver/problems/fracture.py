@@ -39,7 +39,7 @@ from solver.physics import bcs as mech_bcs
 from solver.physics import elasticity as el
 from solver.physics import fracture as fr
 from solver.physics.electrodeposition import h as h_phase
-from solver.problems.elasticity import constitutive_data, eigenstrain_tensors
+from solver.problems.elasticity import constitutive_data, eigenstrain_expression
 
 log = logging.getLogger("solver.problems.fracture")
 
@@ -89,7 +89,12 @@ VI = {  # the damage energy is quadratic in d: full Newton steps, no line search
 # the reduced systems, more Newton steps. (A backtracking line search stalls where the
 # crack first localises: measured on the 1D bar of tests/test_fracture.py.)
 VI_NONQUADRATIC = {"snes_max_it": 100, **popts.DIRECT}
+# crack onset metrics: the load factor where max_damage first reaches these values
+# (interpolated linearly between accepted steps): the strength is reached somewhere / a
+# (nearly) traction-free crack exists
+ONSET = {"damage_onset_load_factor": 1e-3, "crack_load_factor": 0.95}
 SPECTRAL_REG = 1e-9  # strain: regularises coincident principal strains (physics/fracture.py)
+RANKINE_REG = 1e-3  # Pa: regularises coincident principal stresses (Rankine driving force)
 # (residuals are dimensionless, O(1) entries at O(1) strain; round-off floor ~1e-14)
 MONOLITHIC = {
     "snes_type": "vinewtonrsls",
@@ -144,10 +149,10 @@ class FractureProblem:
         self.g = fr.Degradation(self.model, self.k, self._a1() if self.model == "PFCZM"
                                 else None, cfg.softening or "linear")
         self.factor = dolfinx.fem.Constant(mesh, PETSc.ScalarType(0.0))
-        tensors = eigenstrain_tensors(cfg.eigenstrain, geo)
+        eps0 = eigenstrain_expression(cfg.eigenstrain, geo)
         self.eps0 = ufl.as_tensor(np.zeros((3, 3)).tolist())
-        if tensors:
-            self.eps0 = self.factor * el.eigenstrain_field(mesh, geo.cell_tags, tensors)
+        if eps0 is not None:
+            self.eps0 = self.factor * eps0
         if extra_eigenstrain is not None:
             self.eps0 = self.eps0 + extra_eigenstrain
         key = "physics.fracture.boundary_conditions"
@@ -160,6 +165,8 @@ class FractureProblem:
         self.eps = el.strain(u, dim) - self.eps0
         reg = SPECTRAL_REG if self.split == "spectral" else 0.0
         self.psi_pos, _ = fr.split_energy(self.eps, self.law, self.split, dim, reg)
+        if cfg.driving_force == "rankine":  # with the history field (checks.py)
+            self.psi_pos = fr.rankine_driving(self.eps, self.law, dim, RANKINE_REG)
         self.psi_el = fr.elastic_energy_density(self.eps, d, self.law, self.split, dim,
                                                 self.g, reg)
         if self.history:
@@ -223,6 +230,8 @@ class FractureProblem:
             self._monolithic_setup(F_u, F_d)
         self.t = 0.0
         self.peak = 0.0
+        self.onset = {k: float("nan") for k in ONSET}
+        self._last = (0.0, 0.0)  # (load factor, max damage) of the last reported state
         self._refresh: dict[str, bool] = {}
         self.d_prev = dolfinx.fem.Function(self.Vd, name="damage_previous")
         self.da_last = 0.0
@@ -369,11 +378,16 @@ class FractureProblem:
         return out
 
     def scalar_state(self) -> dict:
-        return {"peak_load_N": self.peak, "load_increment": self.da_last}
+        return {"peak_load_N": self.peak, "load_increment": self.da_last,
+                "last_load_factor": self._last[0], "last_max_damage": self._last[1],
+                **self.onset}
 
     def restore_scalar_state(self, s: dict) -> None:
         self.peak = float(s.get("peak_load_N", 0.0))
         self.da_last = float(s.get("load_increment", 0.0))
+        self._last = (float(s.get("last_load_factor", 0.0)),
+                      float(s.get("last_max_damage", 0.0)))
+        self.onset = {k: float(s.get(k, float("nan"))) for k in ONSET}
 
     def set_time(self, t: float) -> None:
         a = self.amplitude(t)
@@ -559,6 +573,14 @@ class FractureProblem:
             "max_damage": self.comm.allreduce(float(own.max(initial=0.0)), op=MPI.MAX),
             "staggered_iterations": getattr(self, "iterations", 0),
         }
+        a, dmax = out["load_factor"], out["max_damage"]
+        a0, d0 = self._last
+        for key, level in ONSET.items():
+            if np.isnan(self.onset[key]) and dmax >= level:
+                self.onset[key] = a0 + (a - a0) * (level - d0) / (dmax - d0) \
+                    if d0 < level else a
+        self._last = (a, dmax)
+        out.update(self.onset)
         if self.dim == 3:
             out["crack_area_m2"] = out.pop("crack_length_m")
         if self._reaction is not None:
@@ -573,7 +595,8 @@ class FractureProblem:
 
     # ------------------------------------------------------------------ run hooks
     def describe(self) -> str:
-        return (f"fracture: {self.model}, split {self.split}, l = {self.l:.4g} m, "
+        return (f"fracture: {self.model}, split {self.split}, driving force "
+                f"{self.cfg.driving_force}, l = {self.l:.4g} m, "
                 f"{self.cfg.irreversibility}, P{self.cfg.degree}, {self.n_dofs} dofs "
                 f"(smallest cell {self.h_min:.3g} m = l / {self.l / self.h_min:.3g})")
 
@@ -581,7 +604,7 @@ class FractureProblem:
         cols = ["load_factor", "staggered_iterations", "reaction_force_N",
                 "applied_displacement_m", "peak_load_N",
                 "crack_area_m2" if self.dim == 3 else "crack_length_m",
-                "dissipated_energy_J", "strain_energy_J", "max_damage"]
+                "dissipated_energy_J", "strain_energy_J", "max_damage", *ONSET]
         if self._reaction is None:
             cols = [c for c in cols if c not in ("reaction_force_N", "applied_displacement_m",
                                                  "peak_load_N")]
