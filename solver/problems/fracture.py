@@ -632,9 +632,16 @@ class FractureProblem:
         cells = self.Vd.dofmap.list[:n]
         dcell = self.d.x.array[cells].mean(axis=1)
         grid = figures.gather_grid(mesh, {"damage": dcell})
+        # zoom (right panel) on the most damaged cell, 30 l wide, when there is damage
+        mids = dolfinx.mesh.compute_midpoints(mesh, self.dim, np.arange(n, dtype=np.int32))
+        i = int(np.argmax(dcell)) if n else 0
+        best = max(self.comm.allgather((float(dcell[i]) if n else -1.0,
+                                        mids[i].tolist() if n else [0.0, 0.0, 0.0])))
+        zoom = best[1] if best[0] > 0.1 and self.dim == 2 else None
         if out.rank0:
             figures.plot_cell_field(grid, "damage", out.figures / "damage.png", "damage",
-                                    cmap="inferno")
+                                    cmap="inferno", zoom_center=zoom,
+                                    zoom_width=30 * self.l if zoom is not None else None)
             rows = _read_history(out.path / "history.csv")
             if rows and "reaction_force_N" in rows[0]:
                 x = np.array([float(r["applied_displacement_m"]) for r in rows])
