@@ -125,6 +125,28 @@ def test_depth_in_2d_rejected():
     _bad(_set("geometry.depth", "1e-6"), "geometry.depth", "only for dimension 3")
 
 
+def test_rankine_with_an_anisotropic_unbreakable_region_rejected():
+    """The Rankine driving force needs isotropic materials everywhere: an anisotropic
+    (unbreakable) metal makes the whole law anisotropic, so it is rejected up front."""
+    data = yaml.safe_load((ROOT / "cases" / "seed002_li3n_quick.yaml").read_text())
+    C = [[1e10, 5e9, 5e9, 0, 0, 0], [5e9, 1e10, 5e9, 0, 0, 0], [5e9, 5e9, 1.2e10, 0, 0, 0],
+         [0, 0, 0, 3e9, 0, 0], [0, 0, 0, 0, 3e9, 0], [0, 0, 0, 0, 0, 2.5e9]]
+    data["materials"]["Li"] = {"stiffness_voigt": C}
+    with pytest.raises(CaseError) as e:
+        parse_case(data)
+    msg = str(e.value)
+    assert msg.startswith("physics.fracture.driving_force") and "anisotropic" in msg, msg
+
+
+def test_grains_in_3d_rejected():
+    """A polycrystalline electrolyte on the layered stack is 2D only (one line, the fix)."""
+    def m(d):
+        d["dimension"] = 3
+        d["geometry"]["depth"] = d["geometry"]["width"]
+        d["geometry"]["electrolyte"]["grains"] = {"n_grains": 4}
+    _bad(m, "geometry.electrolyte.grains", "two-dimensional")
+
+
 def test_override_index_out_of_range():
     """--set into a list names the bad index."""
     with pytest.raises(CaseError, match=r"^--set geometry.coatings\[5\]"):

@@ -15,7 +15,10 @@ def region_names(case) -> list[str]:
         return ["plate"]
     names = ["metal"] + [c.name for c in g.coatings]
     if g.electrolyte is not None:
-        names.append("electrolyte")
+        if g.electrolyte.grains is None:
+            names.append("electrolyte")
+        else:
+            names += [f"grain_{i}" for i in range(g.electrolyte.grains.n_grains)]
     return names
 
 
@@ -28,10 +31,15 @@ def boundary_names(case) -> list[str]:
         return names + ["grain_boundaries"]
     if g.kind == "plate":
         return names + (["notch"] if g.notch is not None else [])
-    stack = region_names(case)
+    stack = ["metal"] + [c.name for c in g.coatings]
+    if g.electrolyte is not None:
+        stack.append("electrolyte")  # (its grains, if any, share the interface name)
     names += [f"interface_{a}_{b}" for a, b in zip(stack[:-1], stack[1:], strict=True)]
     if g.predelamination is not None:
         names.append("predelaminated")
+    if g.electrolyte is not None and g.electrolyte.grains is not None \
+            and g.electrolyte.grains.n_grains > 1:
+        names.append("grain_boundaries")
     return names
 
 
@@ -70,6 +78,11 @@ def check_case(case) -> None:
 
     g = case.geometry
     # names
+    if g.kind == "layered" and g.electrolyte is not None and g.electrolyte.grains is not None \
+            and case.dimension == 3:
+        raise CaseError("geometry.electrolyte.grains: a polycrystalline electrolyte on the "
+                        "layered stack is two-dimensional so far; set dimension: 2, or use "
+                        "geometry.kind: polycrystal for a 3D grain block")
     if g.kind == "layered":
         seen = {"metal", "electrolyte"}
         for i, c in enumerate(g.coatings):
@@ -272,9 +285,17 @@ def _check_fracture(case, mats, extra_metrics=()) -> None:
         raise CaseError(f"{key}.unbreakable: every region is unbreakable, nothing can crack; "
                         "remove at least one")
     for region, (name, mkey) in region_materials(case).items():
+        m = mats[name]
+        # (any anisotropic region, unbreakable ones too, makes the whole law anisotropic)
+        if fr.driving_force == "rankine" and m.is_anisotropic:
+            raise CaseError(f"{key}.driving_force: rankine needs isotropic materials and "
+                            f"'{name}' ({mkey}) has an anisotropic stiffness; use "
+                            "driving_force: energy or an isotropic stand-in")
+        if fr.split != "none" and m.is_anisotropic:
+            raise CaseError(f"{key}.split: '{fr.split}' needs isotropic materials and "
+                            f"'{name}' ({mkey}) has an anisotropic stiffness; use split: none")
         if region in fr.unbreakable:
             continue
-        m = mats[name]
         if m.fracture_toughness is None:
             raise CaseError(f"{mkey}: material '{name}' has no fracture_toughness (Gc, J/m^2);"
                             f" give materials.{name}.fracture_toughness or list the region "
@@ -285,12 +306,6 @@ def _check_fracture(case, mats, extra_metrics=()) -> None:
             raise CaseError(f"{mkey}: model PFCZM needs the {what} of material '{name}'; give "
                             f"materials.{name}.{what.split()[0]} or list the region under "
                             f"{key}.unbreakable")
-        if fr.driving_force == "rankine" and m.is_anisotropic:
-            raise CaseError(f"{key}.driving_force: rankine needs isotropic materials and "
-                            f"'{name}' has an anisotropic stiffness; use driving_force: energy")
-        if fr.split != "none" and m.is_anisotropic:
-            raise CaseError(f"{key}.split: '{fr.split}' needs isotropic materials and "
-                            f"'{name}' has an anisotropic stiffness; use split: none")
     if fr.split == "spectral" and case.dimension == 2:
         for i, e in enumerate(fr.eigenstrain):
             t = np.asarray(e.tensor if e.tensor is not None else np.zeros((2, 2)), dtype=float)

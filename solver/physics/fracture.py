@@ -10,7 +10,7 @@ Total energy of a displacement u and a damage field d in [0, 1] (Bourdin, Francf
     AT1: w(d) = d,   c_w = 8/3, omega = (1 - d)^2   elastic until sqrt(3 Gc E / (8 l))
     AT2: w(d) = d^2, c_w = 2,   omega = (1 - d)^2   damages at once; peak (3/16) sqrt(3 Gc E / l)
     PFCZM (Wu 2017, the phase-field cohesive zone model): w(d) = 2 d - d^2, c_w = pi,
-         omega = (1 - d)^p / ((1 - d)^p + a1 d (1 + a2 d + a3 d^2)),
+         omega = (1 - d)^p / ((1 - d)^p + a1 d (1 + a2 d + a2 a3 d^2)),
          a1 = 4 E Gc / (pi l ft^2): elastic until the strength ft for every l, and a
          localised crack obeys a traction-separation law set by (p, a2, a3) (``SOFTENING``),
          e.g. linear softening to zero traction at the opening w_c = 2 Gc / ft. The
@@ -84,8 +84,11 @@ class Degradation:
     def omega(self, d):
         if self.model != "PFCZM":
             return (1 - d) ** 2
-        n = (1 - d) ** self.p
-        return n / (n + self.a1 * d * (1 + self.a2 * d + self.a3 * d * d))
+        # (1 - d) clipped at 0: P2 damage can exceed 1 between nodes (non-integer p)
+        n = (ufl.max_value(1 - d, 0.0) if isinstance(d, ufl.core.expr.Expr)
+             else max(1 - d, 0.0)) ** self.p
+        # Q(d) = a1 d + a1 a2 d^2 + a1 a2 a3 d^3 (Wu 2017)
+        return n / (n + self.a1 * d * (1 + self.a2 * d * (1 + self.a3 * d)))
 
     def __call__(self, d):
         return (1 - self.k) * self.omega(d) + self.k

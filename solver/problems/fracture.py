@@ -324,12 +324,10 @@ class FractureProblem:
             E[tag] = mat.youngs_modulus
             ft[tag] = mat.fracture_strength
             if (cfg.weak_planes and geo.orientation.get(tag) is not None
-                    and mat.fracture_toughness_plane is not None
                     and mat.fracture_strength_plane is not None):
                 ft[tag] = mat.fracture_strength_plane
         E_c = el._cellwise(self.mesh, geo.cell_tags, (), E, "youngs_modulus")
         ft_c = el._cellwise(self.mesh, geo.cell_tags, (), ft, "fracture_strength")
-        self.strength = ft_c
         return fr.pfczm_a1(E_c, self.Gc, ft_c, self.l)
 
     def _cells_next_to(self, facets: np.ndarray) -> np.ndarray:
@@ -385,8 +383,11 @@ class FractureProblem:
     def restore_scalar_state(self, s: dict) -> None:
         self.peak = float(s.get("peak_load_N", 0.0))
         self.da_last = float(s.get("load_increment", 0.0))
-        self._last = (float(s.get("last_load_factor", 0.0)),
-                      float(s.get("last_max_damage", 0.0)))
+        # (a checkpoint from before these metrics: start from the restored state)
+        own = self.d.x.array[: self._n_owned_d]
+        dmax = self.comm.allreduce(float(own.max(initial=0.0)), op=MPI.MAX)
+        self._last = (float(s.get("last_load_factor", self.amplitude(self.t))),
+                      float(s.get("last_max_damage", dmax)))
         self.onset = {k: float(s.get(k, float("nan"))) for k in ONSET}
 
     def set_time(self, t: float) -> None:
