@@ -1,7 +1,8 @@
 """Geometry generators (solver.geometry): gmsh on rank 0, mesh distributed by DOLFINx.
 
-What: build_geometry for layered (2D/3D, bumps, sinusoids, coatings, electrolyte,
-predelamination) and polycrystal geometries, and check_geometry's rejections.
+What: build_geometry for layered (2D/3D, bumps, sinusoids, coatings, electrolyte (2D: also
+polycrystalline), predelamination) and polycrystal geometries, and check_geometry's
+rejections.
 Against: exact areas/volumes and lengths (domain size, integrals of the analytic surface,
 requested thicknesses and predelamination lengths), an independent distance computation to
 the metal surface, the Voronoi nearest-seed property, and the same mesh built on one rank.
@@ -26,6 +27,7 @@ from solver.config.checks import boundary_names, region_names
 from solver.config.schema import Case
 from solver.errors import GeometryError
 from solver.geometry import build_geometry, check_geometry
+from solver.geometry.layered import electrolyte_grain_seeds
 from solver.geometry.polycrystal import seeds_and_orientations
 
 COMM = MPI.COMM_WORLD
@@ -270,7 +272,7 @@ def _grains_follow_nearest_seed(geo, seeds) -> int:
     tag_of = {t: int(n.split("_")[1]) for n, t in geo.regions.items()}
     n_local = geo.mesh.topology.index_map(geo.dim).size_local
     ct = geo.cell_tags
-    own = ct.indices < n_local
+    own = (ct.indices < n_local) & np.isin(ct.values, list(tag_of))  # grain cells only
     mid = dolfinx.mesh.compute_midpoints(geo.mesh, geo.dim, ct.indices[own])[:, : geo.dim]
     nearest = np.argmin(np.linalg.norm(mid[:, None, :] - seeds[None], axis=2), axis=1)
     expected = np.array([tag_of[v] for v in ct.values[own]], dtype=int)
@@ -295,6 +297,43 @@ def test_polycrystal_2d():
     assert mm.interior("grain_boundaries") > 10 * UM
     seeds, _ = seeds_and_orientations(case.geometry, 2)
     assert _grains_follow_nearest_seed(geo, seeds) == 0
+
+
+def test_layered_polycrystalline_electrolyte_2d():
+    """Na with a bump under a 0.2 um coating and a 12-grain electrolyte: the grains replace
+    the electrolyte region (same area as without grains, 1e-6; interface length 1e-5: the
+    meshes differ), carry the
+    electrolyte's material and an orientation in [0, pi) each, every grain cell lies in the
+    grain of its nearest seed (Voronoi), grain boundaries are tagged and the layer
+    interfaces and outer walls are unchanged (top = the width)."""
+    geom = layered(metal_thickness=1.5 * UM, perturbations=[
+        {"type": "bump", "center": [3 * UM], "radius": 0.5 * UM, "height": 0.6 * UM}],
+        coatings=[{"name": "sei", "material": "LiF", "thickness": 0.2 * UM}],
+        electrolyte={"material": "beta_alumina", "thickness": 4.5 * UM},
+        mesh={"elements_through_thinnest_layer": 3, "max_size": 0.3 * UM})
+    geom["width"] = 6 * UM
+    plain = build_geometry(make_case(geom), COMM)
+    geom["electrolyte"]["grains"] = {"n_grains": 12, "seed": 3}
+    case = make_case(geom)
+    geo = build_geometry(case, COMM)
+    assert_all_groups_present(geo, case)
+    grains = [n for n in geo.regions if n.startswith("grain_")]
+    assert len(grains) == 12 and "electrolyte" not in geo.regions
+    assert {geo.region_material[n] for n in grains} == {"beta_alumina"}
+    assert set(geo.orientation) == {geo.regions[n] for n in grains}
+    assert all(0.0 <= a < math.pi for a in geo.orientation.values())
+    mm, m0 = Measure(geo), Measure(plain)
+    assert sum(mm.region(n) for n in grains) == pytest.approx(m0.region("electrolyte"),
+                                                              rel=1e-6)
+    assert mm.region("sei") == pytest.approx(m0.region("sei"), rel=1e-6)
+    assert mm.interior("interface_sei_electrolyte") == pytest.approx(  # (a polyline: the
+        m0.interior("interface_sei_electrolyte"), rel=1e-5)  # grains add nodes on it)
+    assert mm.exterior("top") == pytest.approx(6 * UM, rel=1e-9)
+    assert mm.interior("grain_boundaries") > 10 * UM
+    seeds = electrolyte_grain_seeds(case)
+    sub = copy.copy(geo)
+    sub.regions = {n: t for n, t in geo.regions.items() if n.startswith("grain_")}
+    assert _grains_follow_nearest_seed(sub, seeds) == 0
 
 
 def test_polycrystal_3d():

@@ -82,9 +82,18 @@ class Layer(Strict):
     thickness: Length
 
 
+class ElectrolyteGrains(Strict):
+    """A polycrystalline electrolyte (2D): Voronoi grains "grain_<i>" with a random c-axis
+    angle each (for anisotropic stiffness and weak crystal planes) and "grain_boundaries"."""
+
+    n_grains: Annotated[int, Field(ge=1, le=2000)]
+    seed: int = 0
+
+
 class Electrolyte(Strict):
     material: str
     thickness: Length
+    grains: ElectrolyteGrains | None = None
 
 
 class Predelamination(Strict):

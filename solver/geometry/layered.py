@@ -38,6 +38,7 @@ from solver.geometry.gmshio import (
 )
 from solver.geometry.surface import Surface
 from solver.geometry.validate import EXTEND
+from solver.geometry.voronoi import cells_2d
 
 MAX_SPLINE_POINTS_2D = 4000
 MAX_SPLINE_POINTS_3D = 80  # per direction
@@ -54,13 +55,50 @@ def build_layered(case, comm) -> Geometry:
                                 lambda: _LayeredModel(case, surf, scale).build())
     material = {"metal": g.metal.material} | {c.name: c.material for c in g.coatings}
     thickness = {c.name: c.thickness for c in g.coatings}
+    orientation = {}
     if g.electrolyte is not None:
-        material["electrolyte"] = g.electrolyte.material
         thickness["electrolyte"] = g.electrolyte.thickness
+        if g.electrolyte.grains is None:
+            material["electrolyte"] = g.electrolyte.material
+        else:
+            angles = grain_orientations(g.electrolyte.grains)
+            for name, tag in info["regions"].items():
+                if name.startswith("grain_"):
+                    material[name] = g.electrolyte.material
+                    orientation[tag] = angles[int(name[6:])]
     return Geometry(mesh=data.mesh, cell_tags=data.cell_tags, facet_tags=data.facet_tags,
                     regions=info["regions"], boundaries=info["boundaries"],
                     region_material=material, layer_thickness=thickness,
-                    surface_height=surf.height)
+                    surface_height=surf.height, orientation=orientation)
+
+
+def electrolyte_grain_seeds(case) -> np.ndarray:
+    """The electrolyte's grain seeds (n_grains x 2, metres): uniform in the box from the
+    lowest point of the outer coating (or metal) surface to the top, from
+    numpy.random.default_rng(seed), kept only above that surface, drawn until there are
+    n_grains (deterministic for a given seed)."""
+    g = case.geometry
+    grains = g.electrolyte.grains
+    surf = Surface(g, case.dimension)
+    total = sum(c.thickness for c in g.coatings)
+    xs = np.linspace(0.0, g.width, 2001)
+    floor = surf.offset(total, np.stack([xs, np.zeros_like(xs)], axis=1))
+    lo = float(floor.min())
+    hi = g.metal.thickness + total + g.electrolyte.thickness
+    rng = np.random.default_rng(grains.seed)
+    out = []
+    while len(out) < grains.n_grains:
+        p = rng.uniform(size=2) * [g.width, hi - lo] + [0.0, lo]
+        if p[1] > np.interp(p[0], xs, floor):
+            out.append(p)
+    return np.array(out)
+
+
+def grain_orientations(grains) -> list[float]:
+    """One c-axis angle per grain, uniform in [0, pi), from a generator seeded with
+    seed + 1 (independent of the seed points)."""
+    rng = np.random.default_rng(grains.seed + 1)
+    return [float(a) for a in rng.uniform(0.0, np.pi, size=grains.n_grains)]
 
 
 def mesh_sizes(case, surf: Surface) -> tuple[float, float, float, float]:
@@ -224,7 +262,47 @@ class _LayeredModel:
         region_of = {t: n for t, n in region_of.items() if n != "void"}
         if sorted(set(region_of.values()), key=self.stack.index) != self.stack:
             raise RuntimeError("a layer is missing after splitting the domain")
+        self.grain_of: dict[int, int] = {}
+        if g.electrolyte is not None and g.electrolyte.grains is not None:
+            region_of = self._grains(region_of, ztop)
         return self._tag(region_of)
+
+    def _grains(self, region_of: dict[int, str], ztop: float) -> dict[int, str]:
+        """2D: split the electrolyte into the Voronoi cells of seeds drawn above the outer
+        coating (``grains_and_orientations``); fragment the whole model with the cells so
+        the grains are conforming with the layers; pieces outside the electrolyte are
+        dropped. Sets self.grain_of {entity: grain index}; returns the new region_of."""
+        occ = self.occ
+        L = self.L
+        seeds = electrolyte_grain_seeds(self.case) / L
+        xs = np.linspace(0.0, self.W, 2001)
+        lo = float(self.heights(len(self.offsets) - 1, xs).min())
+        polys = []
+        for poly in cells_2d(seeds - [0.0, lo], self.W, ztop - lo):
+            pts = [occ.addPoint(x, y + lo, 0.0) for x, y in poly]
+            lines = [occ.addLine(pts[i], pts[(i + 1) % len(pts)]) for i in range(len(pts))]
+            polys.append(occ.addPlaneSurface([occ.addCurveLoop(lines)]))
+        objects = sorted(region_of)
+        _, children = occ.fragment([(2, t) for t in objects], [(2, t) for t in polys])
+        occ.synchronize()
+        parent: dict[int, str] = {}
+        for t, kids in zip(objects, children[:len(objects)], strict=True):
+            for _, k in kids:
+                parent[k] = region_of[t]
+        cell_of: dict[int, int] = {}
+        for i, kids in enumerate(children[len(objects):]):
+            for _, k in kids:
+                cell_of.setdefault(k, i)
+        outside = [(2, k) for k in cell_of if k not in parent]
+        if outside:
+            occ.remove(outside, recursive=True)
+            occ.synchronize()
+        new = {}
+        for _, k in gmsh.model.getEntities(2):
+            new[k] = parent[k]
+            if parent[k] == "electrolyte":
+                self.grain_of[k] = cell_of[k]
+        return new
 
     def _tag(self, region_of: dict[int, str]) -> dict:
         dim, g = self.dim, self.g
@@ -234,9 +312,16 @@ class _LayeredModel:
         stack = self.stack
         inter = [f"interface_{a}_{b}" for a, b in zip(stack[:-1], stack[1:], strict=True)]
         groups: dict[str, list[int]] = {n: [] for n in outer + inter + ["predelaminated"]}
+        if self.grain_of:
+            groups["grain_boundaries"] = []
         vert = dim - 1
         for _, t in gmsh.model.getEntities(dim - 1):
-            adj = sorted({stack.index(region_of[v]) for v in upward(dim - 1, t)})
+            up = upward(dim - 1, t)
+            if len(up) == 2 and all(v in self.grain_of for v in up):
+                if self.grain_of[up[0]] != self.grain_of[up[1]]:
+                    groups["grain_boundaries"].append(t)
+                continue  # (two pieces of one grain: an internal facet, untagged)
+            adj = sorted({stack.index(region_of[v]) for v in up})
             if len(adj) == 2:
                 groups[f"interface_{stack[adj[0]]}_{stack[adj[1]]}"].append(t)
                 continue
@@ -278,8 +363,14 @@ class _LayeredModel:
         if missing:
             raise RuntimeError(f"no boundary entities found for {', '.join(missing)}")
 
-        regions = add_groups(dim, {n: [t for t, r in region_of.items() if r == n]
-                                   for n in stack})
+        names = {n: [t for t, r in region_of.items() if r == n] for n in stack}
+        if self.grain_of:  # the electrolyte is its grains
+            del names["electrolyte"]
+            for t, i in sorted(self.grain_of.items()):
+                names.setdefault(f"grain_{i}", []).append(t)
+            if not groups["grain_boundaries"]:
+                del groups["grain_boundaries"]
+        regions = add_groups(dim, names)
         boundaries = add_groups(dim - 1, groups)
         self._sizes(groups)
         return {"regions": regions, "boundaries": boundaries}

@@ -212,7 +212,8 @@ class ElasticityProblem:
         """Stress at the metal / first-coating interface (pre-delaminated part included),
         sampled on both sides: {side region: rows [x, y(, z), 9 stress components]} on
         rank 0 (None elsewhere); None when there is no coating."""
-        coatings = [r for r in self.geo.regions if r not in ("metal", "electrolyte")]
+        coatings = [r for r in self.geo.regions
+                    if r not in ("metal", "electrolyte") and not r.startswith("grain_")]
         if "metal" not in self.geo.regions or not coatings:
             return None
         first = coatings[0]

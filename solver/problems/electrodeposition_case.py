@@ -63,11 +63,13 @@ class ElectrodepositionRun(ElectrodepositionProblem):
             coat.setdefault("sigma_liquid", {})[tag] = m.ionic_conductivity
         if case.geometry.electrolyte is not None:
             m = materials[case.geometry.electrolyte.material]
-            tag = geo.regions["electrolyte"]
-            if m.cation_diffusivity is not None:
-                coat.setdefault("D_liquid", {})[tag] = m.cation_diffusivity
-            if m.ionic_conductivity is not None:
-                coat.setdefault("sigma_liquid", {})[tag] = m.ionic_conductivity
+            tags = [t for r, t in geo.regions.items()
+                    if r == "electrolyte" or r.startswith("grain_")]  # (its grains)
+            for tag in tags:
+                if m.cation_diffusivity is not None:
+                    coat.setdefault("D_liquid", {})[tag] = m.cation_diffusivity
+                if m.ionic_conductivity is not None:
+                    coat.setdefault("sigma_liquid", {})[tag] = m.ionic_conductivity
         kwargs = dict(xi0=xi0, cell_tags=geo.cell_tags, facet_tags=geo.facet_tags,
                       electrolyte=geo.boundaries["top"], metal=geo.boundaries["bottom"],
                       region_coefficients=coat or None,
