@@ -193,9 +193,9 @@ def test_bar_at1_elastic_then_critical_stress(irreversibility):
 FT = 2e9  # strength for the PF-CZM bars: l_ch = E Gc / ft^2 = 0.14 mm
 
 
-def _pfczm_bar(length, irreversibility, nu=0.0, driving="energy"):
+def _pfczm_bar(length, irreversibility, nu=0.0, driving="energy", end=1.3):
     """Plate bar pulled at the right end, rollers left and bottom, top free (plane strain:
-    sigma_xx = E eps / (1 - nu^2), sigma_zz = nu sigma_xx); load up to 1.3 ft (1-nu^2)/E."""
+    sigma_xx = E eps / (1 - nu^2), sigma_zz = nu sigma_xx); load up to end ft (1-nu^2)/E."""
     Lb, H = 1e-3, 1e-4
     eps_c = FT * (1 - nu**2) / E
     case = parse_case({
@@ -213,7 +213,7 @@ def _pfczm_bar(length, irreversibility, nu=0.0, driving="energy"):
                 {"type": "roller", "boundary": "left"},
                 {"type": "roller", "boundary": "bottom"},
                 {"type": "displacement", "boundary": "right",
-                 "value": [1.3 * eps_c * Lb, None]}]}},
+                 "value": [end * eps_c * Lb, None]}]}},
         "stepping": {"end": 1.0, "dt": 0.01},
     })
     rows, _ = _run(case)
@@ -225,14 +225,15 @@ def _pfczm_bar(length, irreversibility, nu=0.0, driving="energy"):
 
 @pytest.mark.parametrize("irreversibility", ["bounds", "history"])
 def test_pfczm_bar_strength_independent_of_length(irreversibility):
-    for length in (L, 4 * L):  # a1 = 12 and 3
-        eps, sig, dmax, eps_c = _pfczm_bar(length, irreversibility)
+    for length in (L, 4 * L):  # a1 = 12 and 3 (the latter localises near 1.09 eps_c)
+        eps, sig, dmax, eps_c = _pfczm_bar(length, irreversibility,
+                                           end=1.3 if length == L else 1.06)
         elastic = eps < eps_c * (1 - 1e-9)
         assert elastic.sum() > 50
         assert np.all(dmax[elastic] == 0.0)
         assert np.allclose(sig[elastic], E * eps[elastic], rtol=1e-9)
         assert abs(sig.max() / FT - 1) < 0.01, (length, sig.max() / FT)
-        assert dmax[-1] > 0.02  # damaging beyond it
+        assert dmax[-1] > 0.005  # damaging beyond it
         if length == L:  # stays homogeneous up to 1.3 eps_c: the softening curve
             d_h = 0.0
             for e, s, d in zip(eps[~elastic], sig[~elastic], dmax[~elastic], strict=True):
@@ -329,8 +330,11 @@ def test_pfczm_degradation_closed_form():
         assert (g.omega(1e-7) - 1.0) / 1e-7 == pytest.approx(-a1, rel=1e-5)
 
 
-@pytest.mark.parametrize("length,softening", [(0.1, "linear"), (0.05, "linear"),
-                                              (0.05, "exponential")])
+@pytest.mark.parametrize("length,softening", [
+    (0.1, "linear"),
+    # 1D physics-level checks: one runs on 2 ranks too, these two serially only
+    pytest.param(0.05, "linear", marks=pytest.mark.serial),
+    pytest.param(0.05, "exponential", marks=pytest.mark.serial)])
 def test_pfczm_traction_separation(length, softening):
     r = _traction_separation(length, softening=softening)
     U, sig, diss = r.T
