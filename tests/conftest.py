@@ -57,3 +57,25 @@ def clean_env() -> dict:
         if k.startswith(("PMI_", "MPI_", "HYDRA_", "OMPI_")):
             del env[k]
     return env
+
+
+def run_fracture(case, keep=False):
+    """Step a fracture (M5) case in process on COMM_WORLD; returns (per-step metrics,
+    the problem if ``keep`` else None: then it is destroyed)."""
+    from solver.coupling.stepping import Clock, Stepper
+    from solver.geometry import build_geometry
+    from solver.materials import load_library, resolve_materials
+    from solver.problems.fracture import FractureProblem
+
+    mats = resolve_materials({k: v.model_dump(exclude_none=True)
+                              for k, v in case.materials.items()}, load_library())
+    geo = build_geometry(case, MPI.COMM_WORLD)
+    prob = FractureProblem(case, geo, mats)
+    rows = []
+    Stepper(case.stepping, MPI.COMM_WORLD).run(
+        prob, Clock(0, 0.0, case.stepping.dt0),
+        lambda si: rows.append(prob.metrics()) or rows[-1])
+    if keep:
+        return rows, prob
+    prob.destroy()
+    return rows, None

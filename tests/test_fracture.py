@@ -55,7 +55,6 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from solver.config import load_case, parse_case
-from solver.coupling.stepping import Clock, Stepper
 from solver.geometry import build_geometry
 from solver.numerics.anderson import Anderson
 from solver.materials import load_library, resolve_materials
@@ -64,24 +63,9 @@ from solver.physics import fracture as fr
 from solver.problems.fracture import FractureProblem
 
 from conftest import ROOT
+from conftest import run_fracture as _run
 
 E, GC, L = 210e9, 2700.0, 1.5e-5
-
-
-def _run(case, keep=False):
-    """Step the problem in-process; returns (per-step metrics, problem or None)."""
-    mats = resolve_materials({k: v.model_dump(exclude_none=True)
-                              for k, v in case.materials.items()}, load_library())
-    geo = build_geometry(case, MPI.COMM_WORLD)
-    prob = FractureProblem(case, geo, mats)
-    rows = []
-    Stepper(case.stepping, MPI.COMM_WORLD).run(
-        prob, Clock(0, 0.0, case.stepping.dt0),
-        lambda si: rows.append(prob.metrics()) or rows[-1])
-    if keep:
-        return rows, prob
-    prob.destroy()
-    return rows, None
 
 
 # ------------------------------------------------------------------ splits (forms only)

@@ -22,12 +22,8 @@ import pytest
 from mpi4py import MPI
 
 from solver.config import load_case
-from solver.coupling.stepping import Clock, Stepper
-from solver.geometry import build_geometry
-from solver.materials import load_library, resolve_materials
-from solver.problems.fracture import FractureProblem
 
-from conftest import ROOT
+from conftest import ROOT, run_fracture
 
 CENTRE, METAL_TOP = 2.0e-6, 2.0e-6
 
@@ -35,13 +31,7 @@ CENTRE, METAL_TOP = 2.0e-6, 2.0e-6
 def _run(name, end, dt):
     case = load_case(ROOT / "cases" / f"seed002_{name}_quick.yaml")
     case.stepping.end, case.stepping.dt, case.stepping.dt_max = end, dt, dt
-    mats = resolve_materials({k: v.model_dump(exclude_none=True)
-                              for k, v in case.materials.items()}, load_library())
-    geo = build_geometry(case, MPI.COMM_WORLD)
-    prob = FractureProblem(case, geo, mats)
-    rows = []
-    Stepper(case.stepping, MPI.COMM_WORLD).run(
-        prob, Clock(0, 0.0, dt), lambda si: rows.append(prob.metrics()) or rows[-1])
+    rows, prob = run_fracture(case, keep=True)
     # where the damage is largest (gathered over the ranks)
     n = prob.Vd.dofmap.index_map.size_local
     d = prob.d.x.array[:n]

@@ -23,19 +23,14 @@ import math
 
 import numpy as np
 import pytest
-from mpi4py import MPI
 
 import solver.compat  # noqa: F401
 import dolfinx
 import ufl
 
 from solver.config import load_case
-from solver.coupling.stepping import Clock, Stepper
-from solver.geometry import build_geometry
-from solver.materials import load_library, resolve_materials
-from solver.problems.fracture import FractureProblem
 
-from conftest import ROOT
+from conftest import ROOT, run_fracture
 
 pytestmark = pytest.mark.serial
 MIN_CELLS = 25  # cells with d > LEVEL in a grain for it to count as cracked
@@ -48,12 +43,8 @@ def _bands(weak_planes: bool):
     if not weak_planes:  # isotropic control: the planes' toughness in every direction
         case.physics.fracture.weak_planes = False
         case.materials["beta_alumina_iso"].fracture_toughness = 3.0
-    mats = resolve_materials({k: v.model_dump(exclude_none=True)
-                              for k, v in case.materials.items()}, load_library())
-    geo = build_geometry(case, MPI.COMM_WORLD)
-    prob = FractureProblem(case, geo, mats)
-    Stepper(case.stepping, MPI.COMM_WORLD).run(prob, Clock(0, 0.0, case.stepping.dt),
-                                               lambda si: prob.metrics())
+    _, prob = run_fracture(case, keep=True)
+    geo = prob.geo
     mesh = geo.mesh
     n = mesh.topology.index_map(2).size_local
     cells = np.arange(n, dtype=np.int32)
