@@ -94,9 +94,6 @@ class Degradation:
         return (1 - self.k) * self.omega(d) + self.k
 
 
-def degradation(d, k):
-    """The AT1/AT2 degradation (1 - k)(1 - d)^2 + k."""
-    return Degradation("AT2", k)(d)
 
 
 def crack_density(d, length, model: str, A=None):
@@ -175,11 +172,6 @@ def split_energy(eps, law, split: str, dim: int, reg: float = 0.0):
     raise ValueError(f"unknown split {split!r}")
 
 
-def _g(k_or_degradation):
-    g = k_or_degradation
-    return g if callable(g) else Degradation("AT2", g)
-
-
 def rankine_driving(eps, law, dim: int, reg: float = 0.0):
     """Wu (2017)'s crack driving force Y = <sigma1>+^2 / (2 E) of the effective (undamaged)
     stress C : eps, sigma1 its largest principal value (2D plane strain: the in-plane pair
@@ -195,15 +187,16 @@ def rankine_driving(eps, law, dim: int, reg: float = 0.0):
     return pos(top) ** 2 / (2 * E)
 
 
-def elastic_energy_density(eps, d, law, split: str, dim: int, g, reg: float = 0.0):
-    """g(d) psi+ + psi-; ``g``: a Degradation, or the residual stiffness k of AT1/AT2."""
+def elastic_energy_density(eps, d, law, split: str, dim: int, g: Degradation,
+                           reg: float = 0.0):
+    """g(d) psi+ + psi-."""
     psi_p, psi_n = split_energy(eps, law, split, dim, reg)
-    return _g(g)(d) * psi_p + psi_n
+    return g(d) * psi_p + psi_n
 
 
-def damage_energy_density(d, driving, toughness, length, model: str, g, A=None):
+def damage_energy_density(d, driving, toughness, length, model: str, g: Degradation, A=None):
     """The d-dependent part of the energy density: g(d) psi+ + Gc gamma(d)."""
-    return _g(g)(d) * driving + toughness * crack_density(d, length, model, A)
+    return g(d) * driving + toughness * crack_density(d, length, model, A)
 
 
 # ------------------------------------------------------------------ analytic references
