@@ -5,7 +5,8 @@ Against: (1) misfit film on a thick clamped substrate: away from the free edges 
 stress is sigma_xx = -E e*/(1 - nu) (plane strain = biaxial), checked within 1 %;
 (2) confined compression of a flat three-layer stack (rollers on bottom and sides, pressure
 p on top): uniform sigma_yy = -p in every layer and strain energy sum_i p^2 t_i w / (2 M_i)
-with the P-wave modulus M = E (1 - nu) / ((1 + nu)(1 - 2 nu)), within 1e-6.
+with the P-wave modulus M = E (1 - nu) / ((1 + nu)(1 - 2 nu)), within 1e-6; (3) a Gaussian
+eigenstrain profile: int tr(eps0) per region against its closed form (erf), 1e-6.
 """
 
 from __future__ import annotations
@@ -96,3 +97,41 @@ def test_layered_stack_uniaxial_compression(solver_type):
         np.testing.assert_allclose(syy, -p, rtol=1e-6)
     assert problem.metrics()["strain_energy_J"] == pytest.approx(w, rel=1e-6)
     problem.destroy()
+
+
+def test_gaussian_eigenstrain_profile_integral():
+    """eigenstrain[].profile: the case's eigenstrain expression on a flat 2-layer stack
+    (metal 1 um, coating 0.2 um, 4 um wide) with a profiled isotropic entry on the metal
+    and a uniform one on the coating: int tr(eps0) over each region against the closed
+    form, metal 3 e H sqrt(pi) r / 2 (erf((W - c)/r) + erf(c/r)), coating 3 e' t W
+    (1e-6: quadrature of the Gaussian; the regions are exact rectangles)."""
+    import math
+
+    import ufl
+
+    from solver.config import parse_case as parse
+    from solver.problems.elasticity import eigenstrain_expression
+
+    W, H, t, c, r, e, e2 = 4e-6, 1e-6, 0.2e-6, 1.3e-6, 0.4e-6, 0.05, -0.01
+    case = parse({
+        "name": "profile", "dimension": 2,
+        "geometry": {"kind": "layered", "width": W, "metal": {"material": "Li", "thickness": H},
+                     "coatings": [{"name": "sei", "material": "LiF", "thickness": t}],
+                     "mesh": {"max_size": 0.1e-6}},
+        "physics": {"elasticity": {
+            "eigenstrain": [{"region": "metal", "value": e,
+                             "profile": {"center": [c], "radius": r}},
+                            {"region": "sei", "value": e2}],
+            "boundary_conditions": [{"type": "clamped", "boundary": "bottom"}]}}})
+    geo = build_geometry(case, MPI.COMM_WORLD)
+    eps0 = eigenstrain_expression(case.physics.elasticity.eigenstrain, geo)
+    dx = ufl.Measure("dx", domain=geo.mesh, subdomain_data=geo.cell_tags,
+                     metadata={"quadrature_degree": 8})
+
+    def integral(region):
+        form = dolfinx.fem.form(ufl.tr(eps0) * dx(geo.regions[region]))
+        return MPI.COMM_WORLD.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM)
+
+    metal = 3 * e * H * math.sqrt(math.pi) * r / 2 * (math.erf((W - c) / r) + math.erf(c / r))
+    assert integral("metal") == pytest.approx(metal, rel=1e-6)
+    assert integral("sei") == pytest.approx(3 * e2 * t * W, rel=1e-6)

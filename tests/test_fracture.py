@@ -15,7 +15,8 @@ What: solver.physics.fracture (energies, splits, crack density) and FractureProb
 - PF-CZM (Wu 2017), 1D bar in uniaxial stress: elastic (d = 0 exactly, sigma = E eps) up to
   the strength ft and a peak within 1% of ft for two length scales 4x apart (AT1's peak
   would differ by 2x), the homogeneous softening curve (root of the damage equation) to
-  1e-6 beyond it; a localised crack (1D bar, E = Gc = ft = 1, slightly weaker middle):
+  1e-6 beyond it, and damage_onset_load_factor within one load step of the onset; a
+  localised crack (1D bar, E = Gc = ft = 1, slightly weaker middle):
   stress against opening w = U - sigma L / E follows the linear traction-separation law
   ft (1 - w ft / (2 Gc)) within 0.01 ft wherever sigma > 0.2 ft, and the dissipated energy
   at separation is Gc (1 + h / (pi l)) within 1%, for l = 0.1 and 0.05 l_ch; the
@@ -204,6 +205,11 @@ def _pfczm_bar(length, irreversibility, nu=0.0, driving="energy", end=1.3):
     sig = np.array([r["reaction_force_N"] / H for r in rows])
     eps = np.array([r["applied_displacement_m"] / Lb for r in rows])
     dmax = np.array([r["max_damage"] for r in rows])
+    # the onset metric: within one load step (0.01) of the analytic onset, sigma_xx = ft
+    # (Rankine; the energy, too, when nu = 0) or ft / sqrt(1 - nu^2) (energy)
+    want = 1 / end if driving == "rankine" else 1 / (end * math.sqrt(1 - nu**2))
+    onset = rows[-1]["damage_onset_load_factor"]
+    assert abs(onset - want) <= 0.011, (onset, want)
     return eps, sig, dmax, eps_c
 
 
