@@ -116,7 +116,8 @@ def check_case(case) -> None:
 
 ELECTRODEPOSITION_METRICS = ["interface_height_max_m", "interface_height_min_m",
                              "roughness_m", "deposited_volume_m3", "reaction_current_A",
-                             "concentration_min_mol_m3", "concentration_max_mol_m3"]
+                             "concentration_min_mol_m3", "concentration_max_mol_m3",
+                             "metal_occupancy_min"]
 
 
 DEPOSITION_FRACTURE_METRICS = ["dendrite_tip_m", "crack_tip_m", "coupling_iterations"]
@@ -151,7 +152,7 @@ def _check_electrodeposition(case, mats, stop: bool = True) -> None:
     if g.kind != "layered" or g.electrolyte is None:
         raise CaseError(f"{key}: needs a layered geometry with an electrolyte region "
                         "(geometry.electrolyte) for the metal to grow into")
-    own = {"E_applied", "E_eq", "delta", "omega", "theta0"}  # set by their own keys
+    own = {"E_applied", "E_eq", "delta", "omega", "theta0", "formulation"}  # own keys
     fields = {f.name for f in dataclasses.fields(ElectrodepositionParameters)} - own
     for k in case.physics.electrodeposition.overrides:
         if k not in fields:

@@ -353,6 +353,9 @@ class Electrodeposition(Strict):
     electrode (bottom) is held at applied_potential, the electrolyte top at c = c0, phi = 0."""
 
     parameters: Literal["hong2018"] = "hong2018"
+    # chen: unknowns (xi, c, phi), Chen et al. 2015; grand_potential: (xi, mu, phi), Hong &
+    # Viswanathan 2018's MOOSE model (cation concentration positive by construction)
+    formulation: Literal["chen", "grand_potential"] = "chen"
     applied_potential: Annotated[float, Field(ge=-5.0, le=5.0, allow_inf_nan=False)]  # V
     equilibrium_potential: Annotated[float, Field(ge=-5.0, le=5.0, allow_inf_nan=False)] = 0.0
     anisotropy: Anisotropy = Anisotropy()

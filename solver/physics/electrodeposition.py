@@ -14,6 +14,17 @@ theta the angle of grad xi. Overpotential eta = phi - E_eq: phi is the potential
 from the bulk electrolyte (0 V at the far electrolyte boundary, the metal held at E_applied);
 eta < 0 deposits metal. docs/electrodeposition.md has the conventions and parameter sources.
 
+``formulation="grand_potential"`` (Hong & Viswanathan 2018's MOOSE model) replaces the
+unknown c by the cation chemical potential mu (mu~ = mu/RT from the bulk electrolyte):
+
+    c_l(mu) = c0 / (theta + (1 - theta) exp(-mu~))        lattice gas, theta = c0/c_max
+    c_m(mu) = c_s (1 + s) / (1 + s exp(-mu~))               the metal's lattice gas
+    c+ = (1 - h) c_l(mu),   c_tot = h c_m(mu) + c+
+    d(c_tot)/dt = div[D_eff c+ grad(mu~ + nF phi/RT)]      (written conservatively)
+
+and the Butler-Volmer bracket uses c+/c0. c+ > 0 by construction; the total lithium
+(ions + metal) is conserved by the discrete equation (section 7 of the docs).
+
 The forms are written in dimensionless variables (see ``DimensionlessGroups``):
 xi, c~ = c/c0, phi~ = phi nF/RT, x~ = x/l0, t~ = t/t0. Meshes stay in metres (the case
 contract); gradients and the measure are rescaled inside ``residual``.
@@ -34,6 +45,7 @@ FARADAY = 96485.33212  # C/mol
 GAS_CONSTANT = 8.314462618  # J/(mol K)
 
 _REGION_KEYS = ("D_solid", "D_liquid", "sigma_solid", "sigma_liquid")
+FORMULATIONS = ("chen", "grand_potential")
 
 
 # --------------------------------------------------------------------------- parameters
@@ -62,6 +74,13 @@ class ElectrodepositionParameters:
     E_eq: float = 0.0  # equilibrium potential in eta = phi - E_eq, V
     length_scale: float = 1.0e-6  # l0, m
     time_scale: float = 1.0  # t0, s
+    # "chen": unknown c (Chen 2015); "grand_potential": unknown mu (Hong 2018)
+    formulation: str = "chen"
+    # grand potential only: c0 / c_max of the electrolyte's lattice gas (Hong's el = 2.631
+    # gives 1/(1 + e^2.631) = 0.0672, i.e. c_l <= 14.9 c0) and the metal's lattice-gas
+    # parameter s ~ d(c_metal/c_s)/d(mu~) at mu~ = 0 (Hong's es = -13.8: s = e^-13.8)
+    liquid_site_fraction: float = 1.0 / (1.0 + math.exp(2.631))
+    solid_susceptibility: float = math.exp(-13.8)
 
     def __post_init__(self):
         positive = ("kappa0", "W", "L_sigma", "L_eta", "D_liquid", "sigma_solid",
@@ -85,6 +104,15 @@ class ElectrodepositionParameters:
         if not 0 <= self.delta < 1:
             raise ValueError(f"electrodeposition parameter delta must be in [0, 1), "
                              f"got {self.delta}")
+        if self.formulation not in FORMULATIONS:
+            raise ValueError(f"electrodeposition formulation must be one of {FORMULATIONS}, "
+                             f"got {self.formulation!r}")
+        if not 0 <= self.liquid_site_fraction < 1:
+            raise ValueError("electrodeposition parameter liquid_site_fraction must be in "
+                             f"[0, 1), got {self.liquid_site_fraction}")
+        if not 0 < self.solid_susceptibility <= 0.1:
+            raise ValueError("electrodeposition parameter solid_susceptibility must be in "
+                             f"(0, 0.1], got {self.solid_susceptibility}")
 
     @classmethod
     def from_hong2018(cls, **overrides) -> ElectrodepositionParameters:
@@ -155,6 +183,9 @@ class ElectrodepositionParameters:
             alpha=self.alpha, delta=self.delta, omega=self.omega, theta0=self.theta0,
             eta_offset=self.E_eq / VT,
             phi_applied=self.E_applied / VT,
+            formulation=self.formulation,
+            liquid_site_fraction=self.liquid_site_fraction,
+            solid_susceptibility=self.solid_susceptibility,
         )
 
 
@@ -192,6 +223,9 @@ class DimensionlessGroups:
     theta0: float
     eta_offset: float
     phi_applied: float
+    formulation: str = "chen"
+    liquid_site_fraction: float = 0.0
+    solid_susceptibility: float = 1.0e-6
 
     # SI -> dimensionless (works on floats and UFL expressions)
     def diffusivity(self, D):
@@ -280,6 +314,49 @@ def butler_volmer(c, eta, alpha):
     return ufl.exp((1 - alpha) * eta) - c * ufl.exp(-alpha * eta)
 
 
+def liquid_concentration(mu, theta):
+    """c_l/c0 of the electrolyte's lattice gas at dimensionless chemical potential mu~:
+    1 / (theta + (1 - theta) exp(-mu~)), theta = c0/c_max. 1 at mu~ = 0, increasing,
+    in (0, 1/theta); theta = 0 is the ideal-dilute exp(mu~). UFL or numpy."""
+    exp = ufl.exp if isinstance(mu, ufl.core.expr.Expr) else _np_exp
+    return 1 / (theta + (1 - theta) * exp(-mu))
+
+
+def _np_exp(x):
+    import numpy as np
+
+    return np.exp(np.clip(x, -700.0, 700.0))
+
+
+def cation_concentration(xi, second, groups: DimensionlessGroups):
+    """c+/c0, the cations of the electrolyte phase, from the second unknown: c~ itself
+    (Chen) or (1 - h) c_l(mu~)/c0 (grand potential). UFL or numpy."""
+    if groups.formulation == "chen":
+        return second
+    return (1 - h(xi)) * liquid_concentration(second, groups.liquid_site_fraction)
+
+
+def total_concentration(xi, second, groups: DimensionlessGroups):
+    """Lithium per c0, ions and metal: c~ + (c_s/c0) xi (Chen; the c equation's sink is
+    (c_s/c0) d(xi)/dt) or h c_s/c0 (1 + chi_s mu~) + c+/c0 (grand potential), the quantity
+    the mass equation conserves."""
+    if groups.formulation == "chen":
+        return second + groups.site_ratio * xi
+    return (h(xi) * solid_concentration(second, groups)
+            + cation_concentration(xi, second, groups))
+
+
+def solid_concentration(mu, groups: DimensionlessGroups):
+    """c_metal/c0 of the metal's lattice gas (Hong 2018's solid grand potential):
+    (c_s/c0) (1 + s) / (1 + s exp(-mu~)), s = solid_susceptibility (Hong: exp(-13.8)). It is
+    c_s/c0 at mu~ = 0 and stays there within s until mu~ ~ ln s: only where the electrolyte
+    cannot supply a fast-moving front does the deposit take fewer atoms per volume, instead
+    of the cation concentration running to minus infinity in mu."""
+    s = groups.solid_susceptibility
+    exp = ufl.exp if isinstance(mu, ufl.core.expr.Expr) else _np_exp
+    return groups.site_ratio * (1 + s) / (1 + s * exp(-mu))
+
+
 def overpotential(phi, groups: DimensionlessGroups):
     """Dimensionless eta = phi~ - E_eq nF/RT."""
     return phi - groups.eta_offset
@@ -302,7 +379,10 @@ def residual(xi, c, phi, xi_n, c_n, v_xi, v_c, v_phi, dt, params, dx,
     """Monolithic backward-Euler residual F(xi, c, phi; v) of the dimensionless system.
 
     xi, c, phi: the unknowns at the new time (``ufl.split`` of the mixed Function), c and
-    phi dimensionless (c/c0, phi nF/RT); xi_n, c_n: the previous step's. dt: step in
+    phi dimensionless (c/c0, phi nF/RT); with ``formulation="grand_potential"`` the second
+    unknown c is mu~ = mu/RT instead, and its equation is the conservative
+    (c_tot - c_tot_n)/dt + div(-D_eff c+ grad(mu~ + phi~)) = 0 (``total_concentration``,
+    ``cation_concentration``); xi_n, c_n: the previous step's. dt: step in
     seconds (float or Constant). params: ElectrodepositionParameters or DimensionlessGroups.
     dx: the cell measure (carry the quadrature degree in its metadata).
     region_coefficients: optional SI fields (e.g. DG0 Functions built from the cell tags)
@@ -348,15 +428,21 @@ def residual(xi, c, phi, xi_n, c_n, v_xi, v_c, v_phi, dt, params, dx,
     eta = overpotential(phi, G)
     if bv_shift is not None:
         eta = eta - bv_shift
-    bv = butler_volmer(c, eta, G.alpha)
+    bv = butler_volmer(cation_concentration(xi, c, G), eta, G.alpha)
 
     F_xi = (xi_dot * v_xi
             + G.A_W * dg(xi) * v_xi
             + G.A_kappa * k_aniso * ufl.inner(grad(xi), grad(v_xi))
             + G.A_eta * dh(xi) * bv * v_xi)
-    F_c = ((c - c_n) / dt_nd * v_c
-           + D_eff * ufl.inner(grad(c) + c * grad(phi), grad(v_c))
-           + G.site_ratio * xi_dot * v_c)
+    if G.formulation == "chen":
+        F_c = ((c - c_n) / dt_nd * v_c
+               + D_eff * ufl.inner(grad(c) + c * grad(phi), grad(v_c))
+               + G.site_ratio * xi_dot * v_c)
+    else:  # grand potential: c is mu~; flux D c+ grad(mu~ + phi~), conservative storage
+        F_c = ((total_concentration(xi, c, G) - total_concentration(xi_n, c_n, G))
+               / dt_nd * v_c
+               + D_eff * cation_concentration(xi, c, G)
+               * ufl.inner(grad(c) + grad(phi), grad(v_c)))
     F_phi = sigma_eff * ufl.inner(grad(phi), grad(v_phi)) + G.Pi * xi_dot * v_phi
     if sources is not None:
         s_xi, s_c, s_phi = sources

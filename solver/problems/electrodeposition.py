@@ -36,7 +36,8 @@ from solver.physics import electrodeposition as ed
 DEFAULTS = popts.ELECTRODEPOSITION
 # groups passed to the form as Constants: one compiled kernel for every parameter set
 _CONSTANT_GROUPS = ("A_W", "A_kappa", "A_eta", "D_solid", "D_liquid", "sigma_solid",
-                    "sigma_liquid", "site_ratio", "Pi", "alpha", "eta_offset")
+                    "sigma_liquid", "site_ratio", "Pi", "alpha", "eta_offset",
+                    "liquid_site_fraction", "solid_susceptibility")
 
 
 class ElectrodepositionProblem:
@@ -51,6 +52,8 @@ class ElectrodepositionProblem:
         cell_tags, the parameter's value elsewhere). quadrature_degree: of every form."""
         self.mesh, self.params, self.prefix, self.comm = mesh, params, prefix, mesh.comm
         G = self.G = params.nondimensional()
+        # the second unknown in the bulk electrolyte: c~ = 1 (Chen) or mu~ = 0 (grand pot.)
+        self._bulk_value = 1.0 if G.formulation == "chen" else 0.0
         self.tdim = mesh.topology.dim
         self.W = ed.function_space(mesh)
         self.u = dolfinx.fem.Function(self.W, name="electrodeposition")
@@ -64,7 +67,7 @@ class ElectrodepositionProblem:
                               metadata={"quadrature_degree": quadrature_degree})
         rc = self._regions(region_coefficients, cell_tags)
         self.u.sub(0).interpolate(xi0)
-        self.u.sub(1).interpolate(lambda x: np.ones(x.shape[1]))
+        self.u.sub(1).interpolate(lambda x: np.full(x.shape[1], self._bulk_value))
         if phi0 is not None:
             self.u.sub(2).interpolate(lambda x: np.asarray(phi0(x)) / G.potential_scale)
         else:
@@ -127,7 +130,7 @@ class ElectrodepositionProblem:
             if unknown:
                 raise ValueError(f"electrolyte_fields: unknown {sorted(unknown)}")
             if "c" in fields:
-                out.append(bc(1, 1.0, f))
+                out.append(bc(1, self._bulk_value, f))
             if "phi" in fields:
                 out.append(bc(2, 0.0, f))
                 self._phi_data.append((0.0, f))
@@ -206,6 +209,14 @@ class ElectrodepositionProblem:
     def solve(self, t: float) -> dict:
         self.begin_step(t)
         return self.newton(t)
+
+    def concentration_values(self) -> np.ndarray:
+        """The cation concentration c+ (mol/m^3) at the local P1 dofs: c (Chen) or
+        (1 - h(xi)) c_l(mu) (grand potential)."""
+        G = self.G
+        c = ed.cation_concentration(self.u.x.array[self._xi_map],
+                                    self.u.x.array[self._c_map], G)
+        return np.asarray(c) * G.concentration_scale
 
     def xi_values(self) -> np.ndarray:
         """The order parameter's local dof values (a copy), in the collapsed P1 layout."""
@@ -308,7 +319,11 @@ class ElectrodepositionProblem:
         int_xi, int_xi_n = assemble_scalar(self._int_xi), assemble_scalar(self._int_xi_n)
         nFcs = p.n * ed.FARADAY * p.c_s
         dt = self.t - self._t_n
-        c = self.u.x.array[self._c_map] * G.concentration_scale
+        if G.formulation == "chen":
+            c = self.u.x.array[self._c_map] * G.concentration_scale
+        else:  # the electrolyte phase's c_l(mu) where xi < 1/2 (c+ -> 0 in the metal)
+            c = ed.liquid_concentration(self.u.x.array[self._c_map], G.liquid_site_fraction)
+            c = c[self.u.x.array[self._xi_map] < 0.5] * G.concentration_scale
         nc = len(c)
         return {
             "time_s": self.t,
@@ -322,7 +337,19 @@ class ElectrodepositionProblem:
                 float(c.min()) if nc else math.inf, op=MPI.MIN),
             "concentration_max_mol_m3": self.comm.allreduce(
                 float(c.max()) if nc else -math.inf, op=MPI.MAX),
+            "metal_occupancy_min": self._occupancy_min(),
         }
+
+    def _occupancy_min(self) -> float:
+        """min of c_metal/c_s where xi > 1/2: 1 in Chen's model (a full metal by
+        definition); in the grand potential, below 1 where the electrolyte could not supply
+        the moving front and the metal's lattice gas took fewer atoms (Hong's model)."""
+        if self.G.formulation == "chen":
+            return 1.0
+        xi = self.u.x.array[self._xi_map]
+        mu = self.u.x.array[self._c_map][xi > 0.5]
+        occ = np.asarray(ed.solid_concentration(mu, self.G)) / self.G.site_ratio
+        return self.comm.allreduce(float(occ.min()) if len(occ) else math.inf, op=MPI.MIN)
 
     def destroy(self) -> None:
         popts.destroy_nonlinear(self._problem, self.prefix, self._options)

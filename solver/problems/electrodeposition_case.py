@@ -46,7 +46,7 @@ class ElectrodepositionRun(ElectrodepositionProblem):
         an = cfg.anisotropy
         params = ElectrodepositionParameters.from_hong2018(
             **cfg.overrides, E_applied=cfg.applied_potential, E_eq=cfg.equilibrium_potential,
-            delta=an.strength, omega=an.mode, theta0=an.angle)
+            delta=an.strength, omega=an.mode, theta0=an.angle, formulation=cfg.formulation)
         ell = math.sqrt(params.kappa0 / (2 * params.W))
         axis = geo.dim - 1
         height = geo.surface_height
@@ -93,7 +93,7 @@ class ElectrodepositionRun(ElectrodepositionProblem):
     def history_columns(self) -> list[str]:
         return ["interface_height_max_m", "interface_height_min_m", "roughness_m",
                 "deposited_volume_m3", "reaction_current_A", "concentration_min_mol_m3",
-                "concentration_max_mol_m3"]
+                "concentration_max_mol_m3", "metal_occupancy_min"]
 
     def output_groups(self) -> dict[str, list[dolfinx.fem.Function]]:
         if not hasattr(self, "_outs"):
@@ -108,9 +108,11 @@ class ElectrodepositionRun(ElectrodepositionProblem):
     def update_outputs(self) -> None:
         """Copy xi, c (mol/m^3) and phi (V) out of the mixed, scaled unknowns."""
         G = self.G
-        for (f, dofs), scale in zip(self._outs, (1.0, G.concentration_scale,
-                                                 G.potential_scale), strict=True):
-            f.x.array[:] = self.u.x.array[dofs] * scale
+        (fx, dx), (fc, _), (fp, dp) = self._outs
+        fx.x.array[:] = self.u.x.array[dx]
+        fc.x.array[:] = self.concentration_values()  # same collapsed P1 layout
+        fp.x.array[:] = self.u.x.array[dp] * G.potential_scale
+        for f in (fx, fc, fp):
             f.x.scatter_forward()
 
     def finish(self, out, draw: bool) -> dict:
