@@ -122,3 +122,34 @@ def test_max_steps_reported():
     cfg = Stepping(end=1.0, dt=0.25, max_steps=2)
     clock, _, p = _run(cfg, lambda t, dt: (1, 0.0))
     assert clock.step == 2 and clock.t == pytest.approx(0.5) and p.reason == "max_steps"
+
+
+def test_failed_factorisation_does_not_poison_the_next_solve():
+    """A Newton solve whose LU factorisation fails (a zero pivot: F(u) = u^2 - 1 started at
+    u = 0, J = 2u = 0) is reported as a failure (reason <= 0), and the next solve from a
+    good start (u = 2) converges to u = 1. Against: without
+    numerics.petsc_options.reset_preconditioner, MUMPS keeps its failed state and that
+    second solve stops with a PETSc error (INFOG(1) = -3), so no time-step cut-back could
+    ever recover from a singular Jacobian."""
+    import solver.compat  # noqa: F401
+    import dolfinx
+    import dolfinx.fem.petsc
+    import ufl
+
+    from solver.numerics import petsc_options as popts
+
+    mesh = dolfinx.mesh.create_unit_interval(MPI.COMM_WORLD, 4)
+    V = dolfinx.fem.functionspace(mesh, ("DG", 0))
+    u, v = dolfinx.fem.Function(V), ufl.TestFunction(V)
+    opts = {**popts.DIRECT, "snes_type": "newtonls", "snes_linesearch_type": "basic",
+            "snes_max_it": 20, "snes_rtol": 1e-12, "snes_atol": 1e-12}
+    problem = dolfinx.fem.petsc.NonlinearProblem((u * u - 1) * v * ufl.dx, u,
+                                                 petsc_options_prefix="recover_test_",
+                                                 petsc_options=opts)
+    reason, _, _ = popts.solve_nonlinear(problem)
+    assert reason <= 0
+    u.x.array[:] = 2.0
+    reason, its, _ = popts.solve_nonlinear(problem)
+    assert reason > 0 and its > 2
+    assert np.allclose(u.x.array, 1.0)
+    popts.destroy_nonlinear(problem, "recover_test_", opts)

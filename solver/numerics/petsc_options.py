@@ -69,8 +69,22 @@ def solve_nonlinear(problem) -> tuple[int, int, int]:
         reason = int(problem.solver.getConvergedReason())
     except PETSc.Error:
         reason = -100
+    if reason <= 0:
+        reset_preconditioner(problem.solver.getKSP())
     return (reason, int(problem.solver.getIterationNumber()),
             int(problem.solver.getLinearSolveIterations()))
+
+
+def reset_preconditioner(ksp) -> None:
+    """Drop a KSP's preconditioner data (e.g. a MUMPS factor) after a failed solve, re-read
+    its options. Without this, a factorisation that failed once (zero pivot at a diverging
+    Newton iterate) makes every later solve stop in MatSolve with MUMPS INFOG(1) = -3, so
+    a time-step cut-back could never recover."""
+    pc = ksp.getPC()
+    kind = pc.getType()
+    pc.setType("none")
+    pc.setType(kind)
+    pc.setFromOptions()
 
 
 def merge(defaults: Mapping, user: Mapping | None) -> dict:
