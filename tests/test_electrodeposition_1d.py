@@ -354,10 +354,10 @@ def test_grand_potential_stays_positive_at_high_overpotential():
     gas absorbs what the electrolyte cannot supply), and deposits within 25 % of Chen's
     amount (measured -8 %)."""
     out = {}
+    L, x0 = 20e-6, 4e-6
+    l = ed.ElectrodepositionParameters.from_hong2018().interface_width
     for form in ("chen", "grand_potential"):
         p = ed.ElectrodepositionParameters.from_hong2018(E_applied=-0.45, formulation=form)
-        l = p.interface_width
-        L, x0 = 20e-6, 4e-6
         mesh = dolfinx.mesh.create_interval(MPI.COMM_WORLD, 800, [0.0, L])
         problem = ElectrodepositionProblem(
             mesh, p, xi0=lambda x: 0.5 * (1 - np.tanh((x[0] - x0) / (2 * l))),

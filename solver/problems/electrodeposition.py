@@ -26,7 +26,6 @@ import dolfinx
 import dolfinx.fem.petsc
 import ufl
 from mpi4py import MPI
-from petsc4py import PETSc
 
 from solver.errors import ConvergenceError
 from solver.numerics import petsc_options as popts
@@ -34,6 +33,7 @@ from solver.numerics.parallel import assemble_scalar, n_global_dofs
 from solver.physics import electrodeposition as ed
 
 DEFAULTS = popts.ELECTRODEPOSITION
+MU_STEP = 4.0  # largest change of mu~ = mu/RT in one Newton iteration (grand potential)
 # groups passed to the form as Constants: one compiled kernel for every parameter set
 _CONSTANT_GROUPS = ("A_W", "A_kappa", "A_eta", "D_solid", "D_liquid", "sigma_solid",
                     "sigma_liquid", "site_ratio", "Pi", "alpha", "eta_offset",
@@ -105,6 +105,19 @@ class ElectrodepositionProblem:
         self._Vxi, xi_map = self.W.sub(0).collapse()
         self._xi_map = np.asarray(xi_map, dtype=np.int32).reshape(-1)
         self._c_map = np.asarray(self.W.sub(1).collapse()[1], dtype=np.int32).reshape(-1)
+        if G.formulation != "chen":
+            n_owned = self.W.dofmap.index_map.size_local * self.W.dofmap.index_map_bs
+            self._mu_owned = self._c_map[self._c_map < n_owned]
+            self.snes.setLineSearchPreCheck(self._limit_mu_step)
+
+    def _limit_mu_step(self, x, y):
+        """Grand potential: scale the Newton direction so that no mu~ changes by more than
+        MU_STEP per iteration (a damped Newton in the log-like variable; a full step can
+        throw mu~ to -1e4, where exp underflows and the Jacobian turns singular)."""
+        big = float(np.max(np.abs(y.array_r[self._mu_owned]), initial=0.0))
+        big = self.comm.allreduce(big, op=MPI.MAX)
+        if big > MU_STEP:
+            y.scale(MU_STEP / big)
 
     # ------------------------------------------------------------------ set-up helpers
     def _dirichlet(self, facet_tags, electrolyte, metal, fields):
@@ -251,12 +264,7 @@ class ElectrodepositionProblem:
         (a coupling loop calls it again with updated coefficients). On failure ``u`` is
         reset to the accepted state and ConvergenceError raised."""
         dt = float(self.dt.value)
-        try:
-            self._problem.solve()
-            reason = int(self.snes.getConvergedReason())
-        except PETSc.Error:  # e.g. a failed factorisation; -100 is no SNES reason
-            reason = -100
-        its = int(self.snes.getIterationNumber())
+        reason, its, lin = popts.solve_nonlinear(self._problem)  # -100: a PETSc error
         if reason <= 0:
             self.u.x.array[:] = self.u_n.x.array
             raise ConvergenceError(
@@ -268,9 +276,7 @@ class ElectrodepositionProblem:
         change = self.comm.allreduce(float(np.max(np.abs(dxi), initial=0.0)), op=MPI.MAX)
         self.t = float(t)
         self._pending = self.u.x.array.copy()
-        return {"newton_iterations": its,
-                "linear_iterations": int(self.snes.getLinearSolveIterations()),
-                "change": change}
+        return {"newton_iterations": its, "linear_iterations": lin, "change": change}
 
     # ------------------------------------------------------------------ metrics
     def _crossings(self):
