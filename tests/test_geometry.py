@@ -200,6 +200,36 @@ def test_thin_film_resolution_and_cost():
     assert mm.region("film") / length == pytest.approx(t, rel=0.01)
 
 
+def test_interface_size_and_band():
+    """geometry.mesh.interface_size h and interface_band d (a resolved band where a deposit
+    will grow): cells whose centroid is within d of the flat metal surface have a mean
+    longest edge within [0.9, 1.4] h (gmsh's triangles around a target size), cells more
+    than d + 10 h away are coarser than 2 h on average, and the metal/electrolyte split
+    is unchanged (areas to 1e-9)."""
+    h, d = 0.02 * UM, 0.15 * UM
+    case = make_case(layered(metal_thickness=0.5 * UM,
+                             electrolyte={"material": "liquid_electrolyte", "thickness": UM},
+                             mesh={"interface_size": h, "interface_band": d,
+                                   "max_size": 0.2 * UM}))
+    geo = build_geometry(case, COMM)
+    n = geo.mesh.topology.index_map(2).size_local
+    cells = np.arange(n, dtype=np.int32)
+    mid = dolfinx.mesh.compute_midpoints(geo.mesh, 2, cells)
+    dist = np.abs(mid[:, 1] - 0.5 * UM)
+    size = geo.mesh.h(2, cells)
+
+    def mean(sel):
+        tot = COMM.allreduce(float(size[sel].sum()), op=MPI.SUM)
+        return tot / COMM.allreduce(int(sel.sum()), op=MPI.SUM)
+
+    near, far = mean(dist < d), mean(dist > d + 10 * h)
+    assert 0.9 * h <= near <= 1.4 * h, near / h
+    assert far > 2 * h, far / h
+    mm = Measure(geo)
+    assert mm.region("metal") == pytest.approx(0.5 * UM * UM, rel=1e-9)
+    assert mm.region("electrolyte") == pytest.approx(UM * UM, rel=1e-9)
+
+
 def test_predelamination_length_2d():
     """Flat 2D interface with a 0.3 um predelaminated segment centred at x = 0.4 um: the
     "predelaminated" facets measure 0.3 um and the rest of the metal/sei interface 0.7 um

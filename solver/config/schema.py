@@ -111,6 +111,12 @@ class MeshSize(Strict):
     max_size: Length | None = None  # default: width / 20
     growth_rate: Annotated[float, Field(gt=1.0, le=3.0)] = 1.3
     geometry_order: Literal[1, 2] = 1
+    # layered: cell size at the interfaces (default: thinnest layer / elements, capped by a
+    # quarter of the surface features) and the distance from them over which it is kept
+    # (default: half the thinnest layer) before the grading starts; e.g. a band where
+    # dendrites will grow, resolved at a quarter of the phase-field interface width
+    interface_size: Length | None = None
+    interface_band: Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)] | None = None
 
 
 class LayeredGeometry(Strict):

@@ -103,7 +103,8 @@ def grain_orientations(grains) -> list[float]:
 
 def mesh_sizes(case, surf: Surface) -> tuple[float, float, float, float]:
     """(h0, d0, hmax, hmin) in metres: size h0 within d0 of the interfaces, graded up to hmax;
-    hmin = thinnest layer / elements_through_thinnest_layer."""
+    hmin = thinnest layer / elements_through_thinnest_layer. ``mesh.interface_size`` and
+    ``mesh.interface_band`` set h0 (= hmin) and d0 directly."""
     g = case.geometry
     m = g.mesh
     layers = [g.metal.thickness] + [c.thickness for c in g.coatings]
@@ -113,8 +114,12 @@ def mesh_sizes(case, surf: Surface) -> tuple[float, float, float, float]:
     hmin = thinnest / m.elements_through_thinnest_layer
     h0 = min(hmin, surf.feature_length() / 4)
     hmax = max(m.max_size if m.max_size is not None else g.width / 20, h0)
+    if m.interface_size is not None:
+        h0 = hmin = min(m.interface_size, hmax)
     # every point of the thinnest layer lies within thinnest/2 of an interface: keep h <= hmin
     d0 = max(0.0, thinnest / 2 - (hmin - h0) / (m.growth_rate - 1.0))
+    if m.interface_band is not None:
+        d0 = m.interface_band
     return h0, d0, hmax, hmin
 
 

@@ -79,16 +79,21 @@ class ElectrodepositionRun(ElectrodepositionProblem):
 
     # ------------------------------------------------------------------ run hooks
     def describe(self) -> str:
-        h = self.geo.mesh.h(self.tdim, np.arange(
-            self.mesh.topology.index_map(self.tdim).size_local, dtype=np.int32))
-        hmax = self.comm.allreduce(float(h.max()) if len(h) else 0.0, op=MPI.MAX)
+        _, hit = self._crossings()  # the owned cells that the xi = 1/2 line crosses
+        cells = np.flatnonzero(hit.any(axis=1)).astype(np.int32)
+        h = self.geo.mesh.h(self.tdim, cells)  # longest edges
+        n = self.comm.allreduce(len(h), op=MPI.SUM)
+        hmean = self.comm.allreduce(float(h.sum()), op=MPI.SUM) / max(n, 1)
         width = 4 * self.ell  # sqrt(8 kappa0 / W)
-        if hmax > width / 4:
-            log.warning(f"electrodeposition: largest cell {hmax:.3g} m is coarser than a "
-                        f"quarter of the interface width sqrt(8 kappa/W) = {width:.3g} m; "
-                        "refine geometry.mesh.max_size")
-        return (f"electrodeposition: P1 (xi, c, phi), {self.n_dofs} dofs, interface width "
-                f"{width:.3g} m, E = {self.params.E_applied:g} V")
+        if hmean > width / 4:
+            log.warning(f"electrodeposition: cells on the initial interface are "
+                        f"{hmean:.3g} m on average, coarser than a quarter of the interface width "
+                        f"sqrt(8 kappa/W) = {width:.3g} m; refine geometry.mesh "
+                        "(interface_size, or max_size and elements_through_thinnest_layer)")
+        second = "c" if self.G.formulation == "chen" else "mu"
+        return (f"electrodeposition ({self.G.formulation}): P1 (xi, {second}, phi), "
+                f"{self.n_dofs} dofs, interface width {width:.3g} m ({width / hmean:.1f} "
+                f"cells across), E = {self.params.E_applied:g} V")
 
     def history_columns(self) -> list[str]:
         return ["interface_height_max_m", "interface_height_min_m", "roughness_m",
