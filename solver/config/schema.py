@@ -313,6 +313,14 @@ class NonlinearSolver(Strict):
     petsc_options: dict[str, str | int | float | bool | None] = {}
 
 
+class DepositionSolver(NonlinearSolver):
+    """direct: MUMPS LU per Newton step (small problems); fieldsplit: GMRES with a
+    multiplicative field split (xi, c or mu, phi), GAMG on each field (large problems:
+    its iteration count does not grow with the mesh; docs/electrodeposition.md, section 7)."""
+
+    linear: Literal["direct", "fieldsplit"] = "direct"
+
+
 class DepositionMechanics(Strict):
     """M4: stress in the deposit and its coating, fed back into the kinetics.
 
@@ -367,7 +375,7 @@ class Electrodeposition(Strict):
     anisotropy: Anisotropy = Anisotropy()
     noise: Noise = Noise()
     overrides: dict[str, float] = {}  # any ElectrodepositionParameters field, SI units
-    solver: NonlinearSolver = NonlinearSolver()
+    solver: DepositionSolver = DepositionSolver()
     mechanics: DepositionMechanics | None = None  # M4 (stress-coupled deposition)
     cracking: DepositionCracking | None = None  # M6 (with physics.fracture)
 

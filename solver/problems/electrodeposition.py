@@ -26,6 +26,7 @@ import dolfinx
 import dolfinx.fem.petsc
 import ufl
 from mpi4py import MPI
+from petsc4py import PETSc
 
 from solver.errors import ConvergenceError
 from solver.numerics import petsc_options as popts
@@ -45,11 +46,14 @@ class ElectrodepositionProblem:
                  facet_tags=None, electrolyte=None, metal=None,
                  electrolyte_fields=("c", "phi"), phi0=None, region_coefficients=None,
                  petsc_options=None, prefix="electrodeposition_", quadrature_degree=4,
-                 t0=0.0, noise: tuple[float, int] | None = None, bv_shift=None):
+                 t0=0.0, noise: tuple[float, int] | None = None, bv_shift=None,
+                 linear: str = "direct"):
         """xi0(x), phi0(x) (V): callables on coordinates (3, N) in metres; without phi0
         the initial potential is the ohmic one (``_conduction``). region_coefficients:
         {key: SI field} as in ``residual``, or {key: {cell tag: SI value}} (DG0 from
-        cell_tags, the parameter's value elsewhere). quadrature_degree: of every form."""
+        cell_tags, the parameter's value elsewhere). quadrature_degree: of every form.
+        linear: "direct" (MUMPS) or "fieldsplit" (GMRES, field split with GAMG per field;
+        large problems)."""
         self.mesh, self.params, self.prefix, self.comm = mesh, params, prefix, mesh.comm
         G = self.G = params.nondimensional()
         # the second unknown in the bulk electrolyte: c~ = 1 (Chen) or mu~ = 0 (grand pot.)
@@ -96,9 +100,15 @@ class ElectrodepositionProblem:
         self._problem = dolfinx.fem.petsc.NonlinearProblem(F, self.u, bcs=self.bcs,
                                                            petsc_options_prefix=prefix)
         self.snes = self._problem.solver
-        self._options = popts.merge(DEFAULTS, petsc_options)
+        names = ("xi", "c" if G.formulation == "chen" else "mu", "phi")
+        if linear not in ("direct", "fieldsplit"):
+            raise ValueError(f"linear must be 'direct' or 'fieldsplit', got {linear!r}")
+        base = DEFAULTS if linear == "direct" else popts.electrodeposition_fieldsplit(names)
+        self._options = popts.merge(base, petsc_options)
         popts.configure(self.snes, prefix, self._options,
                         "physics.electrodeposition.solver.petsc_options")
+        if self._options.get("pc_type") == "fieldsplit":
+            self._field_split(names)
         self._int_xi = dolfinx.fem.form(xi * self.dx)
         self._int_xi_n = dolfinx.fem.form(xi_n * self.dx)
         self.xi_initial = assemble_scalar(self._int_xi)
@@ -109,6 +119,20 @@ class ElectrodepositionProblem:
             n_owned = self.W.dofmap.index_map.size_local * self.W.dofmap.index_map_bs
             self._mu_owned = self._c_map[self._c_map < n_owned]
             self.snes.setLineSearchPreCheck(self._limit_mu_step)
+
+    def _field_split(self, names) -> None:
+        """Give a fieldsplit preconditioner the global dof index sets of the three fields
+        (owned dofs of each sub-space; the mixed space is not blocked)."""
+        im = self.W.dofmap.index_map
+        n = im.size_local
+        sets = []
+        for i, name in enumerate(names):
+            loc = np.asarray(self.W.sub(i).collapse()[1], dtype=np.int32).reshape(-1)
+            glob = im.local_to_global(loc[loc < n]).astype(PETSc.IntType)
+            sets.append((name, PETSc.IS().createGeneral(glob, comm=self.comm)))
+        self.snes.getKSP().getPC().setFieldSplitIS(*sets)
+        for _, s in sets:
+            s.destroy()
 
     def _limit_mu_step(self, x, y):
         """Grand potential: scale the Newton direction so that no mu~ changes by more than

@@ -73,7 +73,7 @@ class ElectrodepositionRun(ElectrodepositionProblem):
         kwargs = dict(xi0=xi0, cell_tags=geo.cell_tags, facet_tags=geo.facet_tags,
                       electrolyte=geo.boundaries["top"], metal=geo.boundaries["bottom"],
                       region_coefficients=coat or None,
-                      petsc_options=cfg.solver.petsc_options,
+                      petsc_options=cfg.solver.petsc_options, linear=cfg.solver.linear,
                       noise=(cfg.noise.amplitude, cfg.noise.seed))
         return params, ell, kwargs
 
