@@ -328,12 +328,14 @@ class DepositionMechanics(Strict):
     the phase (metal where xi = 1, the cell's own material elsewhere), and the hydrostatic
     stress shifts the Butler-Volmer overpotential by Omega sigma_h / RT (Omega: the metal's
     molar_volume). Coupled per time step by staggered iterations to ``tolerance`` on
-    max |xi_k - xi_(k-1)|."""
+    max |G(xi) - xi| (G: elasticity at xi, then Newton for (xi, c, phi)), the iterates
+    mixed by Anderson acceleration of depth ``anderson_depth`` (0: plain iteration)."""
 
     reference: Literal["initial", "flat"] = "initial"  # stress-free configuration
     degree: Literal[1, 2] = 2
     tolerance: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-6
     max_iterations: Annotated[int, Field(ge=1, le=200)] = 20
+    anderson_depth: Annotated[int, Field(ge=0, le=20)] = 5
     boundary_conditions: list[BoundaryCondition] = Field(min_length=1)
     solver: LinearSolver = LinearSolver(type="direct")
 

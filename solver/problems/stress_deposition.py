@@ -6,12 +6,14 @@ whose eigenstrain is the deposit (physics/deposition_stress.py). The hydrostatic
 shifts the Butler-Volmer overpotential by Omega sigma_h / RT.
 
 Coupling, per time step (staggered, to a tolerance): with the step begun from the accepted
-state, repeat
-    1. elasticity with the moduli and eigenstrain of the current xi iterate;
+state, the fixed point xi = G(xi) of
+    1. elasticity with the moduli and eigenstrain of the mechanics' xi (xi_m);
     2. one Newton solve of (xi, c, phi) with the resulting stress shift (from the previous
-       iterate's solution: a good initial guess);
-until max |xi_k - xi_(k-1)| < ``tolerance`` (then a last elasticity solve, so that the
-stress belongs to the accepted xi). A loop that does not converge in ``max_iterations``
+       iterate's solution: a good initial guess), G(xi_m) = its xi;
+iterated until max |G(xi_m) - xi_m| < ``tolerance``, the next xi_m mixed from the last
+``anderson_depth`` iterates by Anderson acceleration (numerics/anderson.py; depth 0 is the
+plain iteration xi_m <- G(xi_m)); then a last elasticity solve, so that the stress belongs
+to the accepted xi. A loop that does not converge in ``max_iterations``
 raises a recoverable ConvergenceError: the shared Stepper cuts the step back, so the time
 step adapts to both physics. The displacement is a function of xi and is not stored in
 checkpoints: it is recomputed from the restored xi.
@@ -30,6 +32,7 @@ import ufl
 from mpi4py import MPI
 
 from solver.errors import ConvergenceError
+from solver.numerics.anderson import Anderson
 from solver.numerics import petsc_options as popts
 from solver.numerics.linear import LinearSolver
 from solver.numerics.parallel import n_global_dofs
@@ -65,7 +68,8 @@ class StressDepositionProblem:
     def __init__(self, mesh, params, *, xi0, metal_elastic: tuple[float, float],
                  background_lame, molar_volume: float, mech_dirichlet,
                  reference="initial", degree: int = 2, tolerance: float = 1e-6,
-                 max_iterations: int = 20, mech_options: dict | None = None,
+                 max_iterations: int = 20, anderson_depth: int = 5,
+                 mech_options: dict | None = None,
                  mech_load=None, prefix: str = "stress_deposition_",
                  ed_class=ElectrodepositionProblem, **ed_kwargs):
         """metal_elastic: (E, nu) of the metal phase. background_lame: (lambda, mu) of the
@@ -75,10 +79,12 @@ class StressDepositionProblem:
         "initial" (xi0 is stress-free), or a callable xi_ref(x) (e.g. ``flat_reference``).
         mech_load: optional v -> UFL linear form of boundary loads (tractions, pressure).
         ed_class: the phase-field problem class (ElectrodepositionProblem or a subclass);
-        ed_kwargs: passed to it (boundaries, regions, solver)."""
+        ed_kwargs: passed to it (boundaries, regions, solver). anderson_depth: Anderson
+        mixing depth of the coupling loop (0: plain fixed-point iteration)."""
         self.mesh, self.params, self.comm = mesh, params, mesh.comm
         self.tdim = mesh.topology.dim
         self.tolerance, self.max_iterations = float(tolerance), int(max_iterations)
+        self.anderson_depth = int(anderson_depth)
         self.molar_volume = float(molar_volume)
         self.metal_elastic = tuple(metal_elastic)
 
@@ -145,34 +151,40 @@ class StressDepositionProblem:
         self._mech_solve()
 
     def solve(self, t: float) -> dict:
+        """The fixed point xi = G(xi) of one time step (module docstring)."""
         ed = self.ed
         ed.begin_step(t)
-        newton = linear = 0
-        prev = ed.xi_values()
-        k = 0
-        while k < self.max_iterations:
-            k += 1
-            try:
-                linear += self._mech_solve()
+        n = self.xi_m.function_space.dofmap.index_map.size_local
+        acc = Anderson(self.comm, self.anderson_depth) if self.anderson_depth > 0 else None
+        newton = linear = k = 0
+        dxi = math.inf
+        try:
+            linear += self._mech_solve()  # the start state's stress (skipped if current)
+            while k < self.max_iterations:
+                k += 1
+                x_in = self.xi_m.x.array[:n].copy()
                 info = ed.newton(t)
-            except ConvergenceError:
-                self._mech_solve()  # stress of the restored state
-                raise
-            newton = max(newton, info["newton_iterations"])
-            linear += info["linear_iterations"]
-            xi = ed.xi_values()
-            dxi = self.comm.allreduce(float(np.max(np.abs(xi - prev), initial=0.0)),
-                                      op=MPI.MAX)
-            prev = xi
-            if dxi < self.tolerance:
-                break
-        if not dxi < self.tolerance:
+                newton = max(newton, info["newton_iterations"])
+                linear += info["linear_iterations"]
+                g = ed.xi_values()[:n]
+                dxi = self.comm.allreduce(float(np.max(np.abs(g - x_in), initial=0.0)),
+                                          op=MPI.MAX)
+                if dxi < self.tolerance:
+                    break
+                nxt = acc.update(x_in, g.copy()) if acc is not None else g
+                self.xi_m.x.array[:n] = np.clip(nxt, 0.0, 1.0)
+                self.xi_m.x.scatter_forward()
+                self.linear.reassemble()
+                linear += self.linear.solve()
+            if not dxi < self.tolerance:
+                raise ConvergenceError(
+                    f"stress-deposition coupling: max |G(xi) - xi| = {dxi:.2e} after "
+                    f"{k} iterations at t={t:.6g} s (tolerance {self.tolerance:g})",
+                    field="stress_deposition", reason=-1)
+        except ConvergenceError:
             ed.reject_step()
-            self._mech_solve()
-            raise ConvergenceError(
-                f"stress-deposition coupling: max |xi_k - xi_(k-1)| = {dxi:.2e} after "
-                f"{self.max_iterations} iterations at t={t:.6g} s (tolerance "
-                f"{self.tolerance:g})", field="stress_deposition", reason=-1)
+            self._mech_solve()  # stress of the restored state
+            raise
         self._mech_solve()
         self.iterations = k
         # newton_iterations: the most one Newton solve of the loop took (the stepper grows dt

@@ -81,7 +81,7 @@ class StressDepositionRun(StressDepositionProblem):
                    background_lame=(lam, mu), molar_volume=metal.molar_volume,
                    mech_dirichlet=dirichlet, mech_load=load, reference=reference,
                    degree=mech.degree, tolerance=mech.tolerance,
-                   max_iterations=mech.max_iterations,
+                   max_iterations=mech.max_iterations, anderson_depth=mech.anderson_depth,
                    mech_options=popts.linear_solver(mech.solver),
                    ed_class=ElectrodepositionRun, **kwargs)
         prob.ed.attach(case, geo, ell)
