@@ -1,0 +1,147 @@
+"""Seed 004: stiff self-compacting separator (SCS) against a soft native SEI, and a design map.
+
+`make seed004` writes runs/seed004/:
+  seed004_scs/, seed004_sei/   the two full cases (NP ranks, environment variable NP,
+                               default 1): a 1.5 um Li nucleus at -0.45 V under a 3 um SCS
+                               (E = 11 GPa) and without a confining layer (soft ~10 nm SEI)
+  relief.png                   relief (tip - base height) against time, both arms
+  map/                         `solver sweep` of cases/seed004_scs_quick.yaml over the layer's
+                               Young's modulus x thickness (2 points at a time, 1 rank each)
+  design_map.png, design_map.csv, table.md
+                               per point: relief growth against the soft arm's, and the
+                               verdict: "suppressed" when the relief grows no faster in the
+                               second half of the run than in the first (the stress feedback
+                               bounds it), "roughening" when it accelerates (run-away)
+
+The verdict follows the linearised picture of the model: with a stress-free reference on
+the initial surface the layer's restoring force grows with the extra relief, so a layer
+stiff enough for it to outgrow the kinetic instability keeps the relief bounded; a softer
+one lets the nucleus run away exponentially (docs/stress_deposition.md, "Seed 004").
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "runs" / "seed004"
+ARMS = {"seed004_scs": "3 um SCS, E 11 GPa", "seed004_sei": "soft SEI (no confining layer)"}
+MODULI = (2e9, 11e9, 50e9)         # Pa: softer than Li's 9.66, the SCS, Sb2O3-like
+THICKNESSES = (1.5e-6, 3e-6)       # m (seed 004: 5 +/- 2 um; 3 um fits the nucleus)
+
+
+def _history(path: Path):
+    with open(path / "history.csv") as f:
+        rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+    t = np.array([r["time"] for r in rows])
+    rel = np.array([r["interface_height_max_m"] - r["interface_height_min_m"] for r in rows])
+    return t, rel
+
+
+def _growth(t, rel):
+    """(relief increment, second-half / first-half increment ratio)."""
+    half = np.interp(t[-1] / 2, t, rel)
+    first, second = half - rel[0], rel[-1] - half
+    return rel[-1] - rel[0], second / first if first > 0 else np.inf
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    np_ = int(os.environ.get("NP", "1"))
+    cli = [sys.executable, "-m", "solver"]
+    run = cli if np_ == 1 else [str(Path(sys.executable).parent / "mpiexec"), "-n",
+                                str(np_)] + cli
+    curves = {}
+    for case, label in ARMS.items():
+        out = OUT / case
+        shutil.rmtree(out, ignore_errors=True)
+        r = subprocess.run(run + ["run", f"cases/{case}.yaml", "-o", str(out)], cwd=ROOT,
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            sys.exit(f"{case} failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+        curves[label] = _history(out)
+        inc, ratio = _growth(*curves[label])
+        print(f"{label}: relief {curves[label][1][0] * 1e6:.2f} -> "
+              f"{curves[label][1][-1] * 1e6:.2f} um, half-to-half ratio {ratio:.2f}", flush=True)
+
+    # design map on the quick case
+    sweep_dir = OUT / "map"
+    shutil.rmtree(sweep_dir, ignore_errors=True)
+    ref = OUT / "map_reference"
+    shutil.rmtree(ref, ignore_errors=True)
+    r = subprocess.run(cli + ["run", "cases/seed004_sei_quick.yaml", "-o", str(ref),
+                              "--no-figures"], cwd=ROOT, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"reference failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+    soft_inc, soft_ratio = _growth(*_history(ref))
+    r = subprocess.run(cli + [
+        "sweep", "cases/seed004_scs_quick.yaml", "-o", str(sweep_dir), "--jobs", "2",
+        "--param", "materials.Sb2O3_SCS.youngs_modulus=" + ",".join(f"{v:g}" for v in MODULI),
+        "--param", "geometry.coatings[0].thickness=" + ",".join(f"{v:g}" for v in THICKNESSES)],
+        cwd=ROOT, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"sweep failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+    with open(sweep_dir / "summary.csv") as f:
+        points = list(csv.DictReader(f))
+    rows = []
+    for p in points:
+        E = float(p["materials.Sb2O3_SCS.youngs_modulus"])
+        h = float(p["geometry.coatings[0].thickness"])
+        inc, ratio = _growth(*_history(sweep_dir / p["dir"]))
+        rows.append((E, h, inc / soft_inc, ratio,
+                     "suppressed" if ratio <= 1.0 else "roughening"))
+    rows.sort()
+    with open(OUT / "design_map.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["youngs_modulus_Pa", "thickness_m", "relief_growth_vs_soft",
+                    "second_to_first_half", "verdict"])
+        w.writerows(rows)
+    lines = [f"Seed 004 design map (cases/seed004_scs_quick.yaml, -0.45 V, 0.3 s; soft arm: "
+             f"relief +{soft_inc * 1e6:.2f} um, half-to-half {soft_ratio:.2f})", "",
+             "| E (GPa) | thickness (um) | relief growth / soft arm's | 2nd / 1st half | verdict |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {E / 1e9:g} | {h * 1e6:g} | {g:.2f} | {q:.2f} | {v} |"
+              for E, h, g, q, v in rows]
+    (OUT / "table.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, (t, rel) in curves.items():
+        ax.plot(t, rel * 1e6, "-o", ms=2, label=label)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("relief, tip - base (um)")
+    ax.set_title("seed 004: Li nucleus at -0.45 V")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(OUT / "relief.png", dpi=150)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for E, h, g, _q, v in rows:
+        ax.scatter(E / 1e9, h * 1e6, s=160, marker="o" if v == "suppressed" else "X",
+                   c="tab:green" if v == "suppressed" else "tab:red")
+        ax.annotate(f"{g:.2f}", (E / 1e9, h * 1e6), textcoords="offset points",
+                    xytext=(8, 6), fontsize=8)
+    ax.axvline(9.66, color="0.5", ls=":", label="Li (E = 9.66 GPa)")
+    ax.set_xscale("log")
+    ax.set_xlabel("layer Young's modulus (GPa)")
+    ax.set_ylabel("layer thickness (um)")
+    ax.set_title("design map: green o suppressed, red x roughening\n"
+                 "(labels: relief growth / unprotected Li's)", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(OUT / "design_map.png", dpi=150)
+    print(f"wrote {OUT / 'relief.png'}, {OUT / 'design_map.png'}, {OUT / 'table.md'}")
+
+
+if __name__ == "__main__":
+    main()
