@@ -156,7 +156,8 @@ def test_case_crests_compressed_damped_and_restart(tmp_path):
     compressed and the troughs in tension (interface_stress.csv); the roughness decays at
     least 8 % more than in the same run without mechanics (the stress term damps it); a
     SIGTERM after step 3 on 1 rank restarted on 2 ranks ends with the same metrics (1e-7)
-    and history rows 1..N once each."""
+    and history rows 1..N once each; the plain coupling iteration (anderson_depth 0) ends at
+    the Anderson-mixed run's answer (coupling tolerance 1e-6 on xi: metrics to 2e-5)."""
     import csv
     import json
     import subprocess
@@ -176,7 +177,12 @@ def test_case_crests_compressed_damped_and_restart(tmp_path):
     run("cases/stress_quick.yaml", "-o", str(c), *short, "--set",
         "debug.signal_after_step=3", code=75)
     run("--restart", str(c), np_=2)
-    ma, mb, mc = (json.loads((d / "metrics.json").read_text()) for d in (a, b, c))
+    plain = tmp_path / "plain"
+    run("cases/stress_quick.yaml", "-o", str(plain), *short, "--set",
+        "physics.electrodeposition.mechanics.anderson_depth=0")
+    ma, mb, mc, mp = (json.loads((d / "metrics.json").read_text()) for d in (a, b, c, plain))
+    for k in ("deposited_volume_m3", "roughness_m", "interface_hydrostatic_stress_min_Pa"):
+        assert mp[k] == pytest.approx(ma[k], rel=2e-5), k
     for k in ("deposited_volume_m3", "interface_height_max_m", "roughness_m",
               "interface_hydrostatic_stress_min_Pa", "interface_hydrostatic_stress_max_Pa",
               "max_von_mises_Pa_separator"):
@@ -189,3 +195,17 @@ def test_case_crests_compressed_damped_and_restart(tmp_path):
     r0 = 0.1e-6 / np.sqrt(2)  # the initial sinusoid's roughness (amplitude / sqrt 2)
     assert r0 - ma["roughness_m"] > 1.08 * (r0 - mb["roughness_m"])  # measured 1.12
     assert ma["deposited_volume_m3"] == pytest.approx(mb["deposited_volume_m3"], rel=0.05)
+
+
+def test_anderson_clip_keeps_an_overshooting_fixed_point():
+    """numerics.anderson.clip_mixed: an Anderson iterate is kept in [0, 1] but never clipped
+    tighter than the image G(x): at a fixed point x = G(x) whose P1 front overshoots [0, 1]
+    (by 1e-5 here) the residual G(x) - x stays exactly zero (plain np.clip left it at the
+    overshoot, and the M4 coupling then stalled at |G(xi) - xi| = 1e-5 at any dt)."""
+    from solver.numerics.anderson import clip_mixed
+
+    g = np.array([-1e-5, 0.0, 0.3, 1.0, 1.0 + 1e-5])
+    assert np.array_equal(clip_mixed(g.copy(), g), g)
+    wild = np.array([-0.5, -0.2, 0.35, 1.4, 1.2])
+    assert np.array_equal(clip_mixed(wild, g), [-1e-5, 0.0, 0.35, 1.0, 1.0 + 1e-5])
+

@@ -70,3 +70,12 @@ class Anderson:
                 out -= c * dg
             return out
         return g.copy()
+
+
+def clip_mixed(mixed: np.ndarray, image: np.ndarray, lo: float = 0.0,
+               hi: float = 1.0) -> np.ndarray:
+    """An Anderson iterate kept within [lo, hi], but never clipped tighter than the image
+    G(x) itself: where G(x) overshoots the bounds (a P1 phase-field front overshoots [0, 1]
+    by ~1e-5), clipping it would leave |G(x) - x| at the overshoot however close the
+    iteration is to its fixed point."""
+    return np.clip(mixed, np.minimum(image, lo), np.maximum(image, hi))

@@ -35,7 +35,7 @@ import ufl
 from mpi4py import MPI
 
 from solver.errors import ConvergenceError
-from solver.numerics.anderson import Anderson
+from solver.numerics.anderson import Anderson, clip_mixed
 from solver.physics import deposition_stress as ds
 from solver.problems.electrodeposition_case import ElectrodepositionRun
 from solver.problems.fracture import FractureProblem
@@ -135,7 +135,7 @@ class DepositionFractureProblem:
                                           op=MPI.MAX)
                 if dxi < self.cracking.tolerance:
                     break
-                self.xi_m.x.array[:n] = np.clip(acc.update(x_in, g.copy()), 0.0, 1.0)
+                self.xi_m.x.array[:n] = clip_mixed(acc.update(x_in, g.copy()), g)
                 self.xi_m.x.scatter_forward()
             if not dxi < self.cracking.tolerance:
                 raise ConvergenceError(

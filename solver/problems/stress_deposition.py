@@ -32,7 +32,7 @@ import ufl
 from mpi4py import MPI
 
 from solver.errors import ConvergenceError
-from solver.numerics.anderson import Anderson
+from solver.numerics.anderson import Anderson, clip_mixed
 from solver.numerics import petsc_options as popts
 from solver.numerics.linear import LinearSolver
 from solver.numerics.parallel import n_global_dofs
@@ -172,7 +172,7 @@ class StressDepositionProblem:
                 if dxi < self.tolerance:
                     break
                 nxt = acc.update(x_in, g.copy()) if acc is not None else g
-                self.xi_m.x.array[:n] = np.clip(nxt, 0.0, 1.0)
+                self.xi_m.x.array[:n] = clip_mixed(nxt, g)
                 self.xi_m.x.scatter_forward()
                 self.linear.reassemble()
                 linear += self.linear.solve()
