@@ -1,21 +1,25 @@
 """Seed 004: a stiff self-compacting separator (SCS) against a soft native SEI.
 
-What: cases/seed004_scs_quick.yaml (a 1.5 um Li nucleus under a 3 um SCS, E = 11 GPa,
+What: cases/seed004_scs_quick.yaml (a 1.5 um Li nucleus under a 4 um SCS, E = 11 GPa,
 stress-coupled M4, grand-potential M3 at -0.45 V) and cases/seed004_sei_quick.yaml (the same
 without the stiff layer: the ~10 nm soft SEI cannot confine the deposit), through `solver
 run` to 0.25 s; the SCS arm on 1 and on 2 ranks.
 Against: seed 004's claim (Sec. 2.3.2, after Monroe & Newman) that the stiff layer guards
 against the roughening that unprotected Li shows. Measured on these meshes (relief = tip
 minus base height of the xi = 1/2 line, 1.49 um after the first step):
-  soft SEI: relief 3.23 um at 0.25 s (2.2x), growing faster and faster (increment of the
+  soft SEI: relief 3.24 um at 0.25 s (2.2x), growing faster and faster (increment of the
             second half of the run 2.8x the first half's): the nucleus runs away (dendrite);
-  SCS:      relief 2.11 um, +0.63 um against the soft arm's +1.75 um (0.36x), increments
-            1.1x from the first half to the second (no run-away), the same deposited volume
-            (the layer redistributes the deposit, it does not block it), and the tip under
-            -2.7e8 Pa of hydrostatic stress (compression slows deposition there, M4's sign).
+  SCS:      relief 1.96 um, +0.48 um against the soft arm's +1.75 um (0.27x), increments
+            0.75x from the first half to the second (the growth slows down), the same
+            deposited volume within 0.6 % (the layer redistributes the deposit, it does not
+            block it), and the tip under -3.1e8 Pa of hydrostatic stress (compression slows
+            deposition there, M4's sign). The tip (6.86 um) stays 2.6 um below the layer's
+            top, inside the range where the fixed-region coating is meaningful (the case
+            stops at 7.5 um).
 Asserted with margins: soft >= 1.8x and accelerating >= 2x; SCS increment <= 0.5x the
-soft's, half-to-half ratio <= 1.5, volumes within 5 %, tip compression <= -1e8 Pa and
-stronger than the soft arm's; 1 vs 2 ranks: relief and deposited volume to 1e-4.
+soft's, half-to-half ratio <= 1 (decelerating), volumes within 5 %, tip compression
+<= -1e8 Pa and stronger than the soft arm's, the run not stopped by the tip guard; 1 vs 2
+ranks: relief and deposited volume to 1e-4.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ def _run(tmp_path, arm, np_=1):
     t = np.array([r["time"] for r in rows])
     relief = np.array([r["interface_height_max_m"] - r["interface_height_min_m"] for r in rows])
     half = np.interp(END / 2, t, relief)
-    return {"relief0": relief[0], "half": half, "end": relief[-1],
+    return {"relief0": relief[0], "half": half, "end": relief[-1], "t_end": t[-1],
             "volume": rows[-1]["deposited_volume_m3"],
             "compression": min(r["interface_hydrostatic_stress_min_Pa"] for r in rows)}
 
@@ -69,8 +73,9 @@ def test_stiff_scs_suppresses_the_run_away(arms):
     s, a = arms["scs"], arms["sei"]
     first, second = _increments(s)
     assert s["end"] - s["relief0"] <= 0.5 * (a["end"] - a["relief0"]), (s, a)
-    assert second <= 1.5 * first, (first, second)
+    assert second <= 1.0 * first, (first, second)
     assert abs(s["volume"] / a["volume"] - 1) < 0.05, (s["volume"], a["volume"])
+    assert s["t_end"] == pytest.approx(END), s  # not stopped by the tip guard (7.5 um)
 
 
 def test_stiff_scs_compresses_the_tip(arms):
