@@ -8,6 +8,13 @@ Conditions: Hong 2018 kinetics with fast transport (D = 1e-8 m^2/s, sigma_l = 10
 L_eta = 0.03 1/s, eta = 0 (no net deposition: the perturbation's own dynamics), Li G = 3.4
 GPa, nu = 0.42, coating nu = 0.3, Omega = 1.3e-5 m^3/mol, flat stress-free reference.
 Writes runs/m4_growth_rate/{growth_rate.csv, growth_rate.png, table.md}.
+
+Second part, the Monroe-Newman trend: the same FE measurement with the model's own
+transport (Hong 2018 grand potential, D and conductivities as published) at -0.45 V, where
+the kinetics roughen a soft-coated surface, for wavelengths 8, 16, 32 um and modulus ratios
+0.01 ... 8 (dt 5 ms, 8 steps: the rate of the last step, at t = 0.04 s). Writes
+transport.csv, transport.md (rates and the modulus ratio where growth turns to decay,
+interpolated in log ratio) and growth_rate_transport.png.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 import solver.compat  # noqa: F401
+from solver.errors import ConvergenceError
 from solver.physics import deposition_stress as ds
 from solver.physics.electrodeposition import ElectrodepositionParameters
 from solver.problems.stress_deposition import sinusoid_growth_rate
@@ -31,6 +39,67 @@ OMEGA = 1.3e-5
 WAVELENGTHS = (8e-6, 16e-6)
 CURVE = np.geomspace(0.05, 50.0, 25)
 FE_RATIOS = (0.25, 1.0, 2.0, 8.0, 40.0)
+TRANSPORT_WAVELENGTHS = (8e-6, 16e-6, 32e-6)
+TRANSPORT_RATIOS = (0.01, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def crossing(ratios, rates) -> float:
+    """The modulus ratio where the rate changes sign (first change, linear in log ratio);
+    NaN without one."""
+    for i in range(len(ratios) - 1):
+        (r0, r1), (v0, v1) = ratios[i:i + 2], rates[i:i + 2]
+        if v0 > 0 >= v1:
+            return math.exp(math.log(r0) + (math.log(r1) - math.log(r0)) * v0 / (v0 - v1))
+    return math.nan
+
+
+def transport_trend(plt) -> None:
+    """Growth rate against the coating modulus with the model's own transport at -0.45 V."""
+    p = ElectrodepositionParameters.from_hong2018(E_applied=-0.45,
+                                                  formulation="grand_potential")
+    rates, lines = {}, ["| wavelength (um) | " + " | ".join(f"{r:g}" for r in TRANSPORT_RATIOS)
+                        + " | growth turns to decay at G_c/G_Li |",
+                        "|---|" + "---|" * (len(TRANSPORT_RATIOS) + 1)]
+    for lam in TRANSPORT_WAVELENGTHS:
+        rates[lam] = []
+        for r in TRANSPORT_RATIOS:
+            try:
+                rate = sinusoid_growth_rate(lam, p, LI, (r * LI[0], 0.3), OMEGA, steps=8,
+                                            dt=0.005)["rate"]
+            except ConvergenceError as e:  # no cut-back in this fixed-step measurement
+                print(f"transport, lambda {lam * 1e6:g} um, G_c/G_Li {r:g}: {e}", flush=True)
+                rate = math.nan
+            rates[lam].append(rate)
+            print(f"transport, lambda {lam * 1e6:g} um, G_c/G_Li {r:g}: {rate:.4f} 1/s",
+                  flush=True)
+        x = crossing(TRANSPORT_RATIOS, rates[lam])
+        lines.append(f"| {lam * 1e6:g} | " + " | ".join(f"{v:.3f}" for v in rates[lam])
+                     + f" | {x:.2f} |")
+    with open(OUT / "transport.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["wavelength_m", "modulus_ratio", "rate_fe_per_s"])
+        for lam in TRANSPORT_WAVELENGTHS:
+            for r, v in zip(TRANSPORT_RATIOS, rates[lam], strict=True):
+                w.writerow([lam, r, v])
+    (OUT / "transport.md").write_text(
+        "FE growth rate (1/s) of a 10 nm sinusoid at -0.45 V with transport, against "
+        "G_coating / G_Li (columns)\n\n" + "\n".join(lines) + "\n")
+    print("\n".join(lines))
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for lam in TRANSPORT_WAVELENGTHS:  # normalised by the soft coating's rate (> 0)
+        ax.semilogx(TRANSPORT_RATIOS, np.array(rates[lam]) / rates[lam][0], "-o",
+                    label=f"wavelength {lam * 1e6:g} um (soft: {rates[lam][0]:.2f} 1/s)")
+    ax.axhline(0.0, color="k", lw=0.8)
+    ax.axvline(2.0, color="0.5", ls="--", lw=1)
+    ax.text(2.1, ax.get_ylim()[1] * 0.95, "2 G_Li (Monroe-Newman)", color="0.4", va="top")
+    ax.set_xlabel("coating shear modulus / Li shear modulus (3.4 GPa)")
+    ax.set_ylabel("growth rate / rate under the softest coating")
+    ax.set_title("-0.45 V with transport: growth turns to decay as the coating stiffens")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(OUT / "growth_rate_transport.png", dpi=130)
+    print(f"wrote {OUT / 'growth_rate_transport.png'}")
 
 
 def main() -> None:
@@ -87,6 +156,7 @@ def main() -> None:
     fig.tight_layout()
     fig.savefig(OUT / "growth_rate.png", dpi=130)
     print(f"wrote {OUT / 'growth_rate.png'}")
+    transport_trend(plt)
 
 
 if __name__ == "__main__":
