@@ -322,8 +322,8 @@ def test_fracture_rejections(path, value, key, text):
 
 
 COUPLED = {name: yaml.safe_load((ROOT / "cases" / f"{name}.yaml").read_text())
-           for name in ("stress_quick", "wedge_quick")}
-M4, M6 = "stress_quick", "wedge_quick"
+           for name in ("stress_quick", "wedge_quick", "seed004_sei_quick")}
+M4, M6, SOFT = "stress_quick", "wedge_quick", "seed004_sei_quick"
 
 
 @pytest.mark.parametrize("base,path,value,key,text", [
@@ -354,6 +354,8 @@ M4, M6 = "stress_quick", "wedge_quick"
      "anisotropic"),
     (M6, "stepping.stop", "{metric: crack_tip, above: 3e-6}", "stepping.stop.metric",
      "crack_tip_m"),
+    (SOFT, "stepping.stop", "{metric: coating_clearance_m, below: 1e-6}",
+     "stepping.stop.metric", "interface_height_max_m"),
 ])
 def test_coupled_deposition_rejections(base, path, value, key, text):
     """M4 (physics.electrodeposition.mechanics): a misspelt key, an unknown stress-free
@@ -363,5 +365,6 @@ def test_coupled_deposition_rejections(base, path, value, key, text):
     fracture section, fracture next to plain electrodeposition, M4 mechanics and M6 cracking
     together, an unknown growth mode, a growth strain above 1, a metal without molar volume
     (stress feedback), an anisotropic electrolyte (phase-dependent stiffness), an unknown
-    stop metric (the message lists the coupled ones)."""
+    stop metric (the message lists the coupled ones). Without coatings (seed004_sei_quick)
+    the coating clearance is not a metric either."""
     _assert_rejected(copy.deepcopy(COUPLED[base]), path, value, key, text)

@@ -15,7 +15,7 @@ minus base height of the xi = 1/2 line, 1.49 um after the first step):
             block it), and the tip under -3.1e8 Pa of hydrostatic stress (compression slows
             deposition there, M4's sign). The tip (6.86 um) stays 2.6 um below the layer's
             top, inside the range where the fixed-region coating is meaningful (the case
-            stops at 7.5 um).
+            stops when it is 2 um below the top: stepping.stop on coating_clearance_m).
 Asserted with margins: soft >= 1.8x and accelerating >= 2x; SCS increment <= 0.5x the
 soft's, half-to-half ratio <= 1 (decelerating), volumes within 5 %, tip compression
 <= -1e8 Pa and stronger than the soft arm's, the run not stopped by the tip guard; 1 vs 2
@@ -48,6 +48,7 @@ def _run(tmp_path, arm, np_=1):
     relief = np.array([r["interface_height_max_m"] - r["interface_height_min_m"] for r in rows])
     half = np.interp(END / 2, t, relief)
     return {"relief0": relief[0], "half": half, "end": relief[-1], "t_end": t[-1],
+            "clearance": [r.get("coating_clearance_m") for r in (rows[0], rows[-1])],
             "volume": rows[-1]["deposited_volume_m3"],
             "compression": min(r["interface_hydrostatic_stress_min_Pa"] for r in rows)}
 
@@ -75,7 +76,16 @@ def test_stiff_scs_suppresses_the_run_away(arms):
     assert s["end"] - s["relief0"] <= 0.5 * (a["end"] - a["relief0"]), (s, a)
     assert second <= 1.0 * first, (first, second)
     assert abs(s["volume"] / a["volume"] - 1) < 0.05, (s["volume"], a["volume"])
-    assert s["t_end"] == pytest.approx(END), s  # not stopped by the tip guard (7.5 um)
+    assert s["t_end"] == pytest.approx(END), s  # not stopped by the clearance guard (2 um)
+
+
+def test_coating_clearance_metric(arms):
+    """coating_clearance_m: the front starts one layer thickness (4 um) below the top of the
+    SCS (to 2 %: the vertical gap to a normal offset shrinks over the convex nucleus), stays
+    above the 2 um guard, and shrinks as the deposit grows into the layer."""
+    first, last = arms["scs"]["clearance"]
+    assert first == pytest.approx(4e-6, rel=0.02), first
+    assert 2e-6 < last < first, (first, last)
 
 
 def test_stiff_scs_compresses_the_tip(arms):

@@ -128,6 +128,7 @@ def _check_deposition_cracking(case, mats) -> None:
     union of both metric lists, and what the coupling needs."""
     _check_electrodeposition(case, mats, stop=False)
     _check_fracture(case, mats, extra_metrics=ELECTRODEPOSITION_METRICS
+                    + (COATED_METRICS if case.geometry.coatings else [])
                     + DEPOSITION_FRACTURE_METRICS)
     key = "physics.electrodeposition.cracking"
     for name, mkey in region_materials(case).values():
@@ -165,7 +166,8 @@ def _check_electrodeposition(case, mats, stop: bool = True) -> None:
                 raise CaseError(f"geometry.coatings[{i}].material: '{c.material}' has no "
                                 f"{prop}; give it under materials.{c.material}.{prop}")
     mech = case.physics.electrodeposition.mechanics
-    metrics = ELECTRODEPOSITION_METRICS + (STRESS_DEPOSITION_METRICS if mech else [])
+    metrics = (ELECTRODEPOSITION_METRICS + (COATED_METRICS if g.coatings else [])
+               + (STRESS_DEPOSITION_METRICS if mech else []))
     if mech is not None:
         _check_deposition_mechanics(case, mats, mech, f"{key}.mechanics", metrics)
     if stop and case.stepping.stop is not None and case.stepping.stop.metric not in metrics:
@@ -173,6 +175,8 @@ def _check_electrodeposition(case, mats, stop: bool = True) -> None:
                         f"per-step metric; use one of {', '.join(metrics)}")
 
 
+# with coatings: the smallest height of the coating stack's top above the deposit front
+COATED_METRICS = ["coating_clearance_m"]
 STRESS_DEPOSITION_METRICS = ["interface_hydrostatic_stress_min_Pa",
                              "interface_hydrostatic_stress_max_Pa",
                              "interface_normal_stress_min_Pa", "interface_normal_stress_max_Pa",

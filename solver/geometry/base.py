@@ -26,6 +26,9 @@ class Geometry:
     layer_thickness: dict[str, float] = field(default_factory=dict)
     # Unperturbed metal surface height plus perturbations: z = surface_height(x[, y]) (numpy).
     surface_height: Callable[..., np.ndarray] | None = None
+    # Height of the top of the coating stack (the outermost coating's upper face) over the
+    # lateral points P (n, dim - 1), metres; None without coatings (layered geometries).
+    coating_top_height: Callable[[np.ndarray], np.ndarray] | None = None
 
     @property
     def dim(self) -> int:

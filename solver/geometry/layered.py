@@ -66,10 +66,18 @@ def build_layered(case, comm) -> Geometry:
                 if name.startswith("grain_"):
                     material[name] = g.electrolyte.material
                     orientation[tag] = angles[int(name[6:])]
+    total = sum(c.thickness for c in g.coatings)
+
+    def top(P):
+        P = np.asarray(P, dtype=float).reshape(len(P), -1)
+        if P.shape[1] == 1:  # 2D: lateral x only
+            P = np.column_stack([P, np.zeros(len(P))])
+        return surf.offset(total, P)
     return Geometry(mesh=data.mesh, cell_tags=data.cell_tags, facet_tags=data.facet_tags,
                     regions=info["regions"], boundaries=info["boundaries"],
                     region_material=material, layer_thickness=thickness,
-                    surface_height=surf.height, orientation=orientation)
+                    surface_height=surf.height, orientation=orientation,
+                    coating_top_height=top if g.coatings else None)
 
 
 def electrolyte_grain_seeds(case) -> np.ndarray:

@@ -36,6 +36,33 @@ class ElectrodepositionRun(ElectrodepositionProblem):
 
     def attach(self, case, geo, ell) -> None:
         self.geo, self.ell, self.case = geo, ell, case
+        self._clearance_warned = False
+
+    def coating_clearance(self) -> float:
+        """Smallest height of the coating stack's top face above the xi = 1/2 line (m), over
+        the crossings of all ranks (inf without crossings). The coating is a fixed region
+        that the deposit grows into, meaningful while the front (1 um wide with Hong's
+        parameters) stays well inside it (docs/electrodeposition.md, "Fixed coating")."""
+        pts, hit = self._crossings()
+        P = pts[hit]
+        axis = self.tdim - 1
+        gap = (self.geo.coating_top_height(P[:, :axis]) - P[:, axis]) if len(P) else []
+        return self.comm.allreduce(float(np.min(gap)) if len(P) else math.inf, op=MPI.MIN)
+
+    def metrics(self) -> dict:
+        out = super().metrics()
+        if getattr(self, "geo", None) is not None and self.geo.coating_top_height is not None:
+            gap = self.coating_clearance()
+            out["coating_clearance_m"] = gap if math.isfinite(gap) else math.nan
+            width = 4 * self.ell
+            if gap < width and not self._clearance_warned:
+                self._clearance_warned = True
+                log.warning(f"electrodeposition: the deposit front is {gap:.3g} m below the "
+                            f"top of the coatings, less than the interface width "
+                            f"{width:.3g} m: the fixed-coating model is leaving its range "
+                            "(stop earlier with stepping.stop: {metric: coating_clearance_m, "
+                            "below: ...})")
+        return out
 
     @staticmethod
     def case_arguments(case, geo, materials):
@@ -96,9 +123,10 @@ class ElectrodepositionRun(ElectrodepositionProblem):
                 f"cells across), E = {self.params.E_applied:g} V")
 
     def history_columns(self) -> list[str]:
+        coated = ["coating_clearance_m"] if self.geo.coating_top_height is not None else []
         return ["interface_height_max_m", "interface_height_min_m", "roughness_m",
                 "deposited_volume_m3", "reaction_current_A", "concentration_min_mol_m3",
-                "concentration_max_mol_m3", "metal_occupancy_min"]
+                "concentration_max_mol_m3", "metal_occupancy_min"] + coated
 
     def output_groups(self) -> dict[str, list[dolfinx.fem.Function]]:
         if not hasattr(self, "_outs"):
