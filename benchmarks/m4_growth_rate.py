@@ -90,16 +90,23 @@ def transport_trend(plt) -> None:
         ax.semilogx(TRANSPORT_RATIOS, np.array(rates[lam]) / rates[lam][0], "-o",
                     label=f"wavelength {lam * 1e6:g} um (soft: {rates[lam][0]:.2f} 1/s)")
     ax.axhline(0.0, color="k", lw=0.8)
+    _finish(fig, ax, "growth rate / rate under the softest coating",
+            "-0.45 V with transport: growth turns to decay as the coating stiffens",
+            "growth_rate_transport.png")
+
+
+def _finish(fig, ax, ylabel: str, title: str, name: str) -> None:
+    """The modulus-ratio axis with Monroe & Newman's 2 G_Li marked; save OUT/name."""
     ax.axvline(2.0, color="0.5", ls="--", lw=1)
     ax.text(2.1, ax.get_ylim()[1] * 0.95, "2 G_Li (Monroe-Newman)", color="0.4", va="top")
     ax.set_xlabel("coating shear modulus / Li shear modulus (3.4 GPa)")
-    ax.set_ylabel("growth rate / rate under the softest coating")
-    ax.set_title("-0.45 V with transport: growth turns to decay as the coating stiffens")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(OUT / "growth_rate_transport.png", dpi=130)
-    print(f"wrote {OUT / 'growth_rate_transport.png'}")
+    fig.savefig(OUT / name, dpi=130)
+    print(f"wrote {OUT / name}")
 
 
 def main() -> None:
@@ -146,16 +153,9 @@ def main() -> None:
         ax.axhline(cap, color=color, ls=":", lw=1)
         fe = [(r, v) for lam2, r, v, *_ in points if lam2 == lam]
         ax.plot(*zip(*fe, strict=True), "o", color=color, mfc="none", label="finite elements")
-    ax.axvline(2.0, color="0.5", ls="--", lw=1)
-    ax.text(2.1, ax.get_ylim()[1] * 0.95, "2 G_Li", color="0.4", va="top")
-    ax.set_xlabel("coating shear modulus / Li shear modulus (3.4 GPa)")
-    ax.set_ylabel("growth rate of the perturbation (1/s)")
-    ax.set_title("stress damping of an interface perturbation (dotted: capillarity alone)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(OUT / "growth_rate.png", dpi=130)
-    print(f"wrote {OUT / 'growth_rate.png'}")
+    _finish(fig, ax, "growth rate of the perturbation (1/s)",
+            "stress damping of an interface perturbation (dotted: capillarity alone)",
+            "growth_rate.png")
     transport_trend(plt)
 
 
