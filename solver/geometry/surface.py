@@ -249,7 +249,7 @@ class Surface:
             # damp steps larger than the thickness (far from the solution)
             big = np.maximum(1.0, np.linalg.norm(step, axis=1) / max(t, 1e-300))
             s[:, :d] -= step / big[:, None]
-        else:  # pragma: no cover - prevented by check_geometry's curvature check
+        else:  # pragma: no cover - prevented by check_geometry's curvature and offset checks
             raise RuntimeError(f"offset of the metal surface by {t:g} m did not converge")
         f, g, _ = self.eval(s)
         return f + t / np.sqrt(1.0 + (g**2).sum(axis=1))

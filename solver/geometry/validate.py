@@ -152,7 +152,41 @@ def _check_layered(case) -> None:
                     f"metal, not less than the {1 / kmax:.3g} m radius of curvature of a "
                     f"valley of the surface at {_where(at, dim)}; the conformal layer would "
                     "fold onto itself (thin the coatings or smooth the surface)")
+        _check_offset_unfolds(surf, P, g, dim)
     _check_predelamination(case)
+
+
+def _check_offset_unfolds(surf: Surface, P: np.ndarray, g, dim: int) -> None:
+    """The top of each coating (the normal offset of the metal surface) must not fold over
+    itself globally: normals from a bump's flank and from the flat beside it cross within
+    the coating thickness even where every valley is gentler than the local curvature check
+    asks (Gmsh then cannot build the layer), and close to the curvature limit the offset's
+    Newton solve stops converging. 2D: the offset's lateral position s - t g / w must
+    increase with s; 2D and 3D: the offset must be computable at every sample point."""
+    cum = 0.0
+    for i, c in enumerate(g.coatings):
+        cum += c.thickness
+        folded, at = False, None
+        if dim == 2:
+            _, grad, _ = surf.eval(P)
+            w = np.sqrt(1.0 + (grad**2).sum(axis=1))
+            bad = np.flatnonzero(np.diff(P[:, 0] - cum * grad[:, 0] / w) <= 0)
+            if bad.size:
+                folded, at = True, P[bad[0]]
+        if not folded:
+            for j in range(0, len(P), 4096):  # the heights Gmsh will ask for
+                try:
+                    surf.offset(cum, P[j:j + 4096])
+                except RuntimeError:
+                    folded = True
+                    break
+        if folded:
+            where = f" near {_where(at, dim)}" if at is not None else ""
+            raise GeometryError(
+                f"geometry.coatings[{i}].thickness: the coatings reach {cum:g} m above the "
+                f"metal, and their top face (the normal offset of the surface) folds, or nearly "
+                f"folds, over itself{where}: the perturbations are too narrow for this "
+                "thickness (thin the coatings, or widen or lower the perturbations)")
 
 
 def _check_predelamination(case) -> None:
