@@ -332,6 +332,8 @@ M4, M6, SOFT, SCS = "stress_quick", "wedge_quick", "seed004_sei_quick", "seed004
      "physics.electrodeposition.mechanics", "refrence"),
     (M4, "physics.electrodeposition.mechanics.reference", "curved",
      "physics.electrodeposition.mechanics.reference", "flat"),
+    (M4, "physics.electrodeposition.mechanics.anderson_depth", "-1",
+     "physics.electrodeposition.mechanics.anderson_depth", "greater than or equal to 0"),
     (M4, "physics.electrodeposition.mechanics.boundary_conditions", "[]",
      "physics.electrodeposition.mechanics.boundary_conditions", ""),
     (M4, "physics.electrodeposition.mechanics.boundary_conditions",
