@@ -75,12 +75,7 @@ def transport_trend(plt) -> None:
         x = crossing(TRANSPORT_RATIOS, rates[lam])
         lines.append(f"| {lam * 1e6:g} | " + " | ".join(f"{v:.3f}" for v in rates[lam])
                      + f" | {x:.2f} |")
-    with open(OUT / "transport.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["wavelength_m", "modulus_ratio", "rate_fe_per_s"])
-        for lam in TRANSPORT_WAVELENGTHS:
-            for r, v in zip(TRANSPORT_RATIOS, rates[lam], strict=True):
-                w.writerow([lam, r, v])
+    _write_rates("transport.csv", "rate_fe_per_s", TRANSPORT_RATIOS, rates)
     (OUT / "transport.md").write_text(
         "FE growth rate (1/s) of a 10 nm sinusoid at -0.45 V with transport, against "
         "G_coating / G_Li (columns)\n\n" + "\n".join(lines) + "\n")
@@ -93,6 +88,16 @@ def transport_trend(plt) -> None:
     _finish(fig, ax, "growth rate / rate under the softest coating",
             "-0.45 V with transport: growth turns to decay as the coating stiffens",
             "growth_rate_transport.png")
+
+
+def _write_rates(name: str, column: str, ratios, rates: dict) -> None:
+    """OUT/name: one row per (wavelength, modulus ratio) of rates {wavelength: [rate]}."""
+    with open(OUT / name, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["wavelength_m", "modulus_ratio", column])
+        for lam, values in rates.items():
+            for r, v in zip(ratios, values, strict=True):
+                w.writerow([lam, r, v])
 
 
 def _finish(fig, ax, ylabel: str, title: str, name: str) -> None:
@@ -126,12 +131,7 @@ def main() -> None:
             print(f"lambda {lam * 1e6:g} um, G_c/G_Li {r:g}: FE {res['rate']:.5f} 1/s, "
                   f"analysis {res['expected']:.5f} 1/s ({res['rate'] / res['expected'] - 1:+.2%})",
                   flush=True)
-    with open(OUT / "growth_rate.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["wavelength_m", "modulus_ratio", "rate_analysis_per_s"])
-        for lam in WAVELENGTHS:
-            for r, v in zip(CURVE, curves[lam], strict=True):
-                w.writerow([lam, r, v])
+    _write_rates("growth_rate.csv", "rate_analysis_per_s", CURVE, curves)
     lines = ["| wavelength (um) | G_c/G_Li | FE rate (1/s) | analysis (1/s) | difference | "
              "capillary alone (1/s) | dofs | wall (s) |", "|---|---|---|---|---|---|---|---|"]
     for lam, r, fe, an, cap, n, wall in points:

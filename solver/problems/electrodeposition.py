@@ -368,7 +368,13 @@ class ElectrodepositionProblem:
             "concentration_max_mol_m3": self.comm.allreduce(
                 float(c.max()) if nc else -math.inf, op=MPI.MAX),
             "metal_occupancy_min": self._occupancy_min(),
+            **self._front_metrics(pts, hit),
         }
+
+    def _front_metrics(self, pts, hit) -> dict:
+        """Further metrics of the xi = 1/2 crossings (pts, hit of ``_crossings``), for
+        subclasses that know the geometry; none here."""
+        return {}
 
     def _occupancy_min(self) -> float:
         """min of c_metal/c_s where xi > 1/2: 1 in Chen's model (a full metal by

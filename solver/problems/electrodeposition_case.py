@@ -38,31 +38,30 @@ class ElectrodepositionRun(ElectrodepositionProblem):
         self.geo, self.ell, self.case = geo, ell, case
         self._clearance_warned = False
 
-    def coating_clearance(self) -> float:
-        """Smallest height of the coating stack's top face above the xi = 1/2 line (m), over
-        the crossings of all ranks (inf without crossings). The coating is a fixed region
-        that the deposit grows into, meaningful while the front (1 um wide with Hong's
-        parameters) stays well inside it (docs/electrodeposition.md, "Fixed coating")."""
-        pts, hit = self._crossings()
+    def coating_clearance(self, pts, hit) -> float:
+        """Smallest height of the coating stack's top face above the xi = 1/2 crossings
+        (pts, hit of ``_crossings``), m, over all ranks (inf without crossings). The
+        coating is a fixed region that the deposit grows into, meaningful while the front
+        (1 um wide with Hong's parameters) stays well inside it (docs/electrodeposition.md,
+        "Fixed coating")."""
         P = pts[hit]
         axis = self.tdim - 1
         gap = (self.geo.coating_top_height(P[:, :axis]) - P[:, axis]) if len(P) else []
         return self.comm.allreduce(float(np.min(gap)) if len(P) else math.inf, op=MPI.MIN)
 
-    def metrics(self) -> dict:
-        out = super().metrics()
-        if getattr(self, "geo", None) is not None and self.geo.coating_top_height is not None:
-            gap = self.coating_clearance()
-            out["coating_clearance_m"] = gap if math.isfinite(gap) else math.nan
-            width = 4 * self.ell
-            if gap < width and not self._clearance_warned:
-                self._clearance_warned = True
-                log.warning(f"electrodeposition: the deposit front is {gap:.3g} m below the "
-                            f"top of the coatings, less than the interface width "
-                            f"{width:.3g} m: the fixed-coating model is leaving its range "
-                            "(stop earlier with stepping.stop: {metric: coating_clearance_m, "
-                            "below: ...})")
-        return out
+    def _front_metrics(self, pts, hit) -> dict:
+        if getattr(self, "geo", None) is None or self.geo.coating_top_height is None:
+            return {}
+        gap = self.coating_clearance(pts, hit)
+        width = 4 * self.ell
+        if gap < width and not self._clearance_warned:
+            self._clearance_warned = True
+            log.warning(f"electrodeposition: the deposit front is {gap:.3g} m below the "
+                        f"top of the coatings, less than the interface width "
+                        f"{width:.3g} m: the fixed-coating model is leaving its range "
+                        "(stop earlier with stepping.stop: {metric: coating_clearance_m, "
+                        "below: ...})")
+        return {"coating_clearance_m": gap if math.isfinite(gap) else math.nan}
 
     @staticmethod
     def case_arguments(case, geo, materials):
