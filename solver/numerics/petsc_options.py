@@ -6,10 +6,13 @@ settings.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import solver.compat  # noqa: F401
 from petsc4py import PETSc
+
+log = logging.getLogger(__name__)
 
 # Conjugate gradients + smoothed-aggregation AMG. The near-nullspace (rigid-body modes) is
 # attached to the matrix by the caller; GAMG reads it from there.
@@ -81,7 +84,8 @@ def solve_nonlinear(problem) -> tuple[int, int, int]:
     try:
         problem.solve()
         reason = int(problem.solver.getConvergedReason())
-    except PETSc.Error:
+    except PETSc.Error as exc:
+        log.debug("PETSc error in the nonlinear solve: %s", exc)
         reason = -100
     if reason <= 0:
         reset_preconditioner(problem.solver.getKSP())
@@ -93,9 +97,19 @@ def reset_preconditioner(ksp) -> None:
     """Drop a KSP's preconditioner data (e.g. a MUMPS factor) after a failed solve, re-read
     its options. Without this, a factorisation that failed once (zero pivot at a diverging
     Newton iterate) makes every later solve stop in MatSolve with MUMPS INFOG(1) = -3, so
-    a time-step cut-back could never recover."""
+    a time-step cut-back could never recover. A field split keeps its splits (toggling its
+    type would drop the index sets the problem gave it, and every later solve would stop
+    with "must have at least two fields"): its sub-solvers are reset instead."""
     pc = ksp.getPC()
     kind = pc.getType()
+    if kind == "fieldsplit":
+        try:
+            subs = pc.getFieldSplitSubKSP()
+        except PETSc.Error:  # never set up: nothing to drop
+            return
+        for sub in subs:
+            reset_preconditioner(sub)
+        return
     pc.setType("none")
     pc.setType(kind)
     pc.setFromOptions()
