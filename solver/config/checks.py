@@ -167,7 +167,8 @@ def _check_electrodeposition(case, mats, stop: bool = True) -> None:
                                 f"{prop}; give it under materials.{c.material}.{prop}")
     mech = case.physics.electrodeposition.mechanics
     metrics = (ELECTRODEPOSITION_METRICS + (COATED_METRICS if g.coatings else [])
-               + (STRESS_DEPOSITION_METRICS if mech else []))
+               + (STRESS_DEPOSITION_METRICS if mech else [])
+               + (["max_von_mises_Pa_film"] if mech and mech.film else []))
     if mech is not None:
         _check_deposition_mechanics(case, mats, mech, f"{key}.mechanics", metrics)
     if stop and case.stepping.stop is not None and case.stepping.stop.metric not in metrics:
@@ -190,6 +191,12 @@ def _check_deposition_mechanics(case, mats, mech, key: str, metrics) -> None:
     used = [("geometry.metal.material", g.metal.material)]
     used += [(f"geometry.coatings[{i}].material", c.material) for i, c in enumerate(g.coatings)]
     used += [("geometry.electrolyte.material", g.electrolyte.material)]
+    if mech.film is not None:
+        where = f"{key}.film.material"
+        if mech.film.material not in mats:
+            raise CaseError(f"{where}: unknown material '{mech.film.material}'; use one of "
+                            f"{', '.join(sorted(mats))}, or define it under 'materials:'")
+        used.append((where, mech.film.material))
     for where, name in used:
         m = mats[name]
         if m.is_anisotropic:

@@ -321,6 +321,17 @@ class DepositionSolver(NonlinearSolver):
     linear: Literal["direct", "fieldsplit"] = "direct"
 
 
+class MovingFilm(Strict):
+    """A coating that rides on the growing metal: within ``thickness`` (normal distance) of
+    the xi = 1/2 line, on its non-metal side, the non-metal phase has the moduli of
+    ``material`` instead of its region's. Mechanics only (the ions cross it with the
+    region's transport). For nm films, which a fixed coating region cannot hold once the
+    metal has grown by more than their thickness (docs/stress_deposition.md, section 8)."""
+
+    material: str
+    thickness: Length
+
+
 class DepositionMechanics(Strict):
     """M4: stress in the deposit and its coating, fed back into the kinetics.
 
@@ -338,6 +349,7 @@ class DepositionMechanics(Strict):
     anderson_depth: Annotated[int, Field(ge=0, le=20)] = 5
     boundary_conditions: list[BoundaryCondition] = Field(min_length=1)
     solver: LinearSolver = LinearSolver(type="direct")
+    film: MovingFilm | None = None
 
 
 class DepositionCracking(Strict):

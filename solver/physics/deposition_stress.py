@@ -64,6 +64,29 @@ def phase_moduli(xi, metal: tuple, background: tuple):
             hx * metal[1] + (1 - hx) * background[1])
 
 
+def film_fraction(X: np.ndarray, xi: np.ndarray, front: np.ndarray, thickness: float,
+                  width: float, chunk: int = 4096) -> np.ndarray:
+    """Where a film of ``thickness`` riding on the metal is: 1 inside it, 0 beyond it.
+
+    X: (n, gdim) points with phase values xi; front: (m, gdim) points on the xi = 1/2 line.
+    On the metal side (xi >= 1/2) the fraction is 1; on the other side it is
+    (1 - tanh((d - thickness)/width))/2 with d the distance to the nearest front point, so
+    the film's outer face is smeared over ``width`` and follows the front as it moves. No
+    front: 1 in the metal, 0 elsewhere. Points further than thickness + 8 width above the
+    highest front point are 0 without a distance computation."""
+    X, xi = np.asarray(X), np.asarray(xi)
+    out = (xi >= 0.5).astype(float)
+    if len(front) == 0:
+        return out
+    a = X.shape[1] - 1
+    near = np.nonzero((xi < 0.5) & (X[:, a] <= front[:, a].max() + thickness + 8 * width))[0]
+    for k in range(0, len(near), chunk):
+        idx = near[k: k + chunk]
+        d2 = ((X[idx, None, :] - front[None, :, :]) ** 2).sum(axis=2).min(axis=1)
+        out[idx] = 0.5 * (1 - np.tanh((np.sqrt(d2) - thickness) / width))
+    return out
+
+
 def growth_eigenstrain(xi, xi_ref, dim: int):
     """eps* = (xi - xi_ref) e (x) e as a 3x3 tensor, e = the growth direction (last axis)."""
     d = xi - xi_ref

@@ -41,6 +41,23 @@ _CONSTANT_GROUPS = ("A_W", "A_kappa", "A_eta", "D_solid", "D_liquid", "sigma_sol
                     "liquid_site_fraction", "solid_susceptibility")
 
 
+
+def crossings(V, xi: np.ndarray):
+    """Points where xi = 1/2 on the edges (vertex pairs) of this rank's owned cells, linear
+    in the P1 values ``xi`` of V's local dofs: (cells, pairs, gdim) points and a
+    (cells, pairs) mask of the edges that cross."""
+    mesh = V.mesh
+    X = V.tabulate_dof_coordinates()[:, : mesh.geometry.dim]
+    cells = V.dofmap.list[: mesh.topology.index_map(mesh.topology.dim).size_local]
+    pts, hit = [], []
+    for i, j in itertools.combinations(range(cells.shape[1]), 2):
+        a, b = xi[cells[:, i]], xi[cells[:, j]]
+        m = ((a - 0.5) * (b - 0.5) <= 0) & (a != b)
+        s = np.where(m, (0.5 - a) / np.where(m, b - a, 1.0), 0.0)[:, None]
+        pts.append(X[cells[:, i]] + s * (X[cells[:, j]] - X[cells[:, i]]))
+        hit.append(m)
+    return np.stack(pts, 1), np.stack(hit, 1)
+
 class ElectrodepositionProblem:
     def __init__(self, mesh, params: ed.ElectrodepositionParameters, *, xi0, cell_tags=None,
                  facet_tags=None, electrolyte=None, metal=None,
@@ -304,20 +321,8 @@ class ElectrodepositionProblem:
 
     # ------------------------------------------------------------------ metrics
     def _crossings(self):
-        """Points where xi = 1/2 on the edges (vertex pairs) of this rank's owned cells,
-        linear in the P1 vertex values: (cells, pairs, gdim) points and a (cells, pairs)
-        mask of the edges that cross."""
-        xi = self.u.x.array[self._xi_map]
-        X = self._Vxi.tabulate_dof_coordinates()[:, : self.mesh.geometry.dim]
-        cells = self._Vxi.dofmap.list[: self.mesh.topology.index_map(self.tdim).size_local]
-        pts, hit = [], []
-        for i, j in itertools.combinations(range(cells.shape[1]), 2):
-            a, b = xi[cells[:, i]], xi[cells[:, j]]
-            m = ((a - 0.5) * (b - 0.5) <= 0) & (a != b)
-            s = np.where(m, (0.5 - a) / np.where(m, b - a, 1.0), 0.0)[:, None]
-            pts.append(X[cells[:, i]] + s * (X[cells[:, j]] - X[cells[:, i]]))
-            hit.append(m)
-        return np.stack(pts, 1), np.stack(hit, 1)
+        """Points where xi = 1/2 on the edges of this rank's owned cells (``crossings``)."""
+        return crossings(self._Vxi, self.u.x.array[self._xi_map])
 
     def _roughness(self, pts, hit, axis: int) -> float:
         """Std of the height y(x) of the xi = 1/2 line weighted by its x extent (on

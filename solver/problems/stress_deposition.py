@@ -39,7 +39,7 @@ from solver.numerics.parallel import n_global_dofs
 from solver.physics import deposition_stress as ds
 from solver.physics import elasticity as el
 from solver.physics.electrodeposition import equilibrium_profile
-from solver.problems.electrodeposition import ElectrodepositionProblem
+from solver.problems.electrodeposition import ElectrodepositionProblem, crossings
 
 
 def flat_reference(height: float, ell: float, axis: int):
@@ -71,7 +71,7 @@ class StressDepositionProblem:
                  max_iterations: int = 20, anderson_depth: int = 5,
                  mech_options: dict | None = None,
                  mech_load=None, prefix: str = "stress_deposition_",
-                 ed_class=ElectrodepositionProblem, **ed_kwargs):
+                 ed_class=ElectrodepositionProblem, film=None, **ed_kwargs):
         """metal_elastic: (E, nu) of the metal phase. background_lame: (lambda, mu) of the
         non-metal phase, floats or cell-wise fields. molar_volume: Omega of the metal,
         m^3/mol. mech_dirichlet: V -> list of DirichletBC (the supports). mech_options:
@@ -80,7 +80,10 @@ class StressDepositionProblem:
         mech_load: optional v -> UFL linear form of boundary loads (tractions, pressure).
         ed_class: the phase-field problem class (ElectrodepositionProblem or a subclass);
         ed_kwargs: passed to it (boundaries, regions, solver). anderson_depth: Anderson
-        mixing depth of the coupling loop (0: plain fixed-point iteration)."""
+        mixing depth of the coupling loop (0: plain fixed-point iteration). film: optional
+        ((E, nu), thickness) of a film that rides on the metal (``ds.film_fraction``): the
+        non-metal phase has its moduli within ``thickness`` of the xi_m = 1/2 line, so the
+        film is part of the map G(xi) of the coupling loop."""
         self.mesh, self.params, self.comm = mesh, params, mesh.comm
         self.tdim = mesh.topology.dim
         self.tolerance, self.max_iterations = float(tolerance), int(max_iterations)
@@ -95,6 +98,16 @@ class StressDepositionProblem:
         self.V = dolfinx.fem.functionspace(mesh, ("Lagrange", degree, (self.tdim,)))
         self.u_mech = dolfinx.fem.Function(self.V, name="displacement")
         lm_metal = ds.lame(*metal_elastic)
+        self.film = None
+        if film is not None:
+            (E_f, nu_f), thickness = film
+            self.film_chi = dolfinx.fem.Function(V1, name="film")
+            self.film = (float(thickness), float(params.interface_width),
+                         V1.tabulate_dof_coordinates()[:, : mesh.geometry.dim])
+            lf = ds.lame(E_f, nu_f)
+            chi = self.film_chi
+            background_lame = (chi * lf[0] + (1 - chi) * background_lame[0],
+                               chi * lf[1] + (1 - chi) * background_lame[1])
         self.lmbda, self.mu = ds.phase_moduli(self.xi_m, lm_metal, background_lame)
         self.eps_star = ds.growth_eigenstrain(self.xi_m, self.xi_ref, self.tdim)
         self.sigma = ds.stress(self.u_mech, self.lmbda, self.mu, self.eps_star, self.tdim)
@@ -115,6 +128,7 @@ class StressDepositionProblem:
                 L = L + extra
         opts = dict(mech_options if mech_options is not None else popts.DIRECT)
         self.ed.xi_into(self.xi_m)
+        self._update_film()
         self.linear = LinearSolver(a, L, self.u_mech, self.mech_bcs, prefix, opts,
                                    near_nullspace=opts.get("ksp_type") != "preonly",
                                    options_key="physics.electrodeposition.mechanics.solver")
@@ -130,9 +144,21 @@ class StressDepositionProblem:
         if self.comm.allreduce(same, op=MPI.MIN):
             return 0
         self.ed.xi_into(self.xi_m)
+        self._update_film()
         if reassemble:
             self.linear.reassemble()
         return self.linear.solve()
+
+    def _update_film(self) -> None:
+        """Move the riding film onto the xi_m = 1/2 line (every rank gets all front points:
+        the film near a partition boundary sees the front on the other side)."""
+        if self.film is None:
+            return
+        thickness, width, X = self.film
+        xi = self.xi_m.x.array
+        pts, hit = crossings(self.xi_m.function_space, xi)
+        front = np.concatenate(self.comm.allgather(pts[hit]), axis=0)
+        self.film_chi.x.array[:] = ds.film_fraction(X, xi, front, thickness, width)
 
     # ------------------------------------------------------------------ stepping interface
     @property
@@ -174,6 +200,7 @@ class StressDepositionProblem:
                 nxt = acc.update(x_in, g.copy()) if acc is not None else g
                 self.xi_m.x.array[:n] = clip_mixed(nxt, g)
                 self.xi_m.x.scatter_forward()
+                self._update_film()
                 self.linear.reassemble()
                 linear += self.linear.solve()
             if not dxi < self.tolerance:

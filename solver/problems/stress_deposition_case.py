@@ -77,13 +77,17 @@ class StressDepositionRun(StressDepositionProblem):
             reference = flat_reference(mean, ell, axis)
         else:
             reference = "initial"
+        film = None
+        if mech.film is not None:
+            fm = materials[mech.film.material]
+            film = ((fm.youngs_modulus, fm.poisson_ratio), mech.film.thickness)
         prob = cls(mesh, params, metal_elastic=(metal.youngs_modulus, metal.poisson_ratio),
                    background_lame=(lam, mu), molar_volume=metal.molar_volume,
                    mech_dirichlet=dirichlet, mech_load=load, reference=reference,
                    degree=mech.degree, tolerance=mech.tolerance,
                    max_iterations=mech.max_iterations, anderson_depth=mech.anderson_depth,
                    mech_options=popts.linear_solver(mech.solver),
-                   ed_class=ElectrodepositionRun, **kwargs)
+                   ed_class=ElectrodepositionRun, film=film, **kwargs)
         prob.ed.attach(case, geo, ell)
         prob.geo, prob.case = geo, case
         prob.coatings = [c.name for c in g.coatings]
@@ -96,7 +100,25 @@ class StressDepositionRun(StressDepositionProblem):
         vm = el.von_mises(self.sigma)
         for region in self.coatings:
             out[f"max_von_mises_Pa_{region}"] = region_extremum(vm, Q, self.geo, region)
+        if self.film is not None:
+            out["max_von_mises_Pa_film"] = self._film_von_mises(vm, Q)
         return out
+
+    def _film_von_mises(self, vm, Q) -> float:
+        """Largest von Mises stress where the riding film is the non-metal phase's material
+        and the phase is mostly non-metal: film fraction x (1 - h(xi)) > 1/2."""
+        from solver.physics.electrodeposition import h
+
+        if not hasattr(self, "_film_out"):
+            self._film_out = [(dolfinx.fem.Function(Q), dolfinx.fem.Expression(
+                e, Q.element.interpolation_points)) for e in
+                (vm, self.film_chi * (1 - h(self.xi_m)))]
+        for f, e in self._film_out:
+            f.interpolate(e)
+        v, w = (f.x.array for f, _ in self._film_out)
+        inside = v[w > 0.5]
+        return self.comm.allreduce(float(inside.max()) if len(inside) else -np.inf,
+                                   op=MPI.MAX)
 
     def _points_space(self):
         if not hasattr(self, "_Q"):
@@ -109,13 +131,16 @@ class StressDepositionRun(StressDepositionProblem):
         E, nu = self.metal_elastic
         return (self.ed.describe() + f"; mechanics: P{self.degree}"
                 f" displacement, metal E = {E:.3g} Pa, nu = {nu:g}, Omega = "
-                f"{self.molar_volume:.3g} m^3/mol, coupling tolerance {self.tolerance:g}")
+                f"{self.molar_volume:.3g} m^3/mol, coupling tolerance {self.tolerance:g}"
+                + (f"; film {self.film[0]:.3g} m thick riding on the metal"
+                   if self.film is not None else ""))
 
     def history_columns(self) -> list[str]:
         from solver.config.checks import STRESS_DEPOSITION_METRICS
 
         return self.ed.history_columns() + STRESS_DEPOSITION_METRICS + [
-            f"max_von_mises_Pa_{r}" for r in self.coatings]
+            f"max_von_mises_Pa_{r}" for r in self.coatings] + (
+            ["max_von_mises_Pa_film"] if self.film is not None else [])
 
     def output_groups(self) -> dict[str, list[dolfinx.fem.Function]]:
         groups = dict(self.ed.output_groups())
@@ -129,6 +154,8 @@ class StressDepositionRun(StressDepositionProblem):
                                              expr, Q.element.interpolation_points)))
             self.update_outputs()
         groups["displacement"] = [self.u_mech]
+        if self.film is not None:
+            groups["film"] = [self.film_chi]
         groups["stress"] = [f for f, _ in self._stress_out]
         return groups
 
