@@ -8,12 +8,12 @@ CASE    ?= cases/quick.yaml
 OUT     ?= runs/quick
 PYTEST  := $(PY) -m pytest -q
 
-.PHONY: setup run test test-serial test-mpi lint bench bench-fracture m4-growth validate seed001 seed002 seed004 clean help
+.PHONY: setup run test test-serial test-mpi lint bench bench-fracture m4-growth validate seed001 seed001-pf seed002 seed004 clean help
 
 help:
 	@echo "make run    set up (if needed) and run $(CASE) on $(NP) ranks into $(OUT)"
 	@echo "make test   set up (if needed) and run the test suite, serial then mpiexec -n 2"
-	@echo "make lint | bench | bench-fracture | m4-growth | validate | seed001 | seed002 | seed004 | setup | clean"
+	@echo "make lint | bench | bench-fracture | m4-growth | validate | seed001 | seed001-pf | seed002 | seed004 | setup | clean"
 
 setup: $(STAMP)
 
@@ -54,6 +54,11 @@ m4-growth: $(STAMP)
 # Seed 001 Fig. 4b: SEI thickness sweep, Li and Na -> runs/seed001/fig4b.{csv,png}
 seed001: $(STAMP)
 	$(PY) benchmarks/seed001_fig4b.py
+
+# Seed 001 Fig. 4c-f: a 4 nm Li bump under riding (1ALD-1MLD)10/25/50 films (M4), design map
+# over film thickness x modulus -> runs/seed001_pf/{surfaces.png,stress_AB.png,design_map.png,table.md}
+seed001-pf: $(STAMP)
+	NP=$(NP) $(PY) benchmarks/seed001_pf.py
 
 # Seed 004: stiff SCS vs soft SEI over a Li nucleus (M4), design map over modulus x thickness
 # -> runs/seed004/{relief.png,design_map.png,table.md}
