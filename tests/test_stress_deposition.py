@@ -175,6 +175,80 @@ def test_riding_film_follows_a_flat_front_stress_free():
     assert held["deposited_volume_m3"] < 0.99 * ref["deposited_volume_m3"]
 
 
+def _box_supports(mesh, planes):
+    """mech_dirichlet for a 3D box: u_i = 0 on the planes x_i = v for v in planes[i]."""
+    def build(V):
+        out = []
+        for comp, coords in enumerate(planes):
+            f = dolfinx.mesh.locate_entities_boundary(
+                mesh, 2, lambda X, c=tuple(coords), a=comp: np.any(
+                    [np.isclose(X[a], v) for v in c], axis=0))
+            dofs = dolfinx.fem.locate_dofs_topological(V.sub(comp), 2, f)
+            out.append(dolfinx.fem.dirichletbc(0.0, dofs, V.sub(comp)))
+        return out
+    return build
+
+
+@pytest.mark.parametrize("riding", [False, True])
+def test_flat_front_3d_stress_free(riding):
+    """3D (1 x 1 x 40 hexahedra, growth along z): a uniform deposit under a 1 um, 20 GPa coating (a
+    fixed band of cells, or a riding film) with a free outer face is stress-free (1e-3 Pa)
+    and deposits as the uncoupled model (1e-8); with the outer face held it is compressed
+    and slower. The same checks as the 2D ones above: the forms and the coupling are
+    dimension-independent, this runs them in 3D."""
+    comm = MPI.COMM_WORLD
+    W_, Z0, Z1 = 1 * UM, -2 * UM, 3 * UM
+    mesh = dolfinx.mesh.create_box(comm, [[0, 0, Z0], [W_, W_, Z1]], [1, 1, 40],
+                                   cell_type=dolfinx.mesh.CellType.hexahedron)
+    p = ElectrodepositionParameters.from_hong2018(**FAST, L_eta=0.03, E_applied=0.0,
+                                                  E_eq=0.05)
+    ell = p.interface_width
+
+    def xi0(X):
+        return ed.equilibrium_profile(X[2], ell)
+
+    kw = dict(xi0=xi0, electrolyte=lambda X: np.isclose(X[2], Z1))
+
+    def run(mech):
+        if mech is None:
+            prob = ElectrodepositionProblem(mesh, p, **kw)
+        else:
+            V0 = dolfinx.fem.functionspace(mesh, ("DG", 0))
+            im = mesh.topology.index_map(3)
+            mid = dolfinx.mesh.compute_midpoints(
+                mesh, 3, np.arange(im.size_local + im.num_ghosts, dtype=np.int32))
+            coat = (mid[:, 2] > 0) & (mid[:, 2] < 1 * UM) & (not riding)
+            bg = []
+            for hard, soft in zip(ds.lame(20e9, 0.3), ds.lame(0.1e9, 0.45), strict=True):
+                f = dolfinx.fem.Function(V0)
+                f.x.array[:] = np.where(coat, hard, soft)
+                bg.append(f)
+            held = (Z0, Z1) if mech == "held" else (Z0,)
+            prob = StressDepositionProblem(
+                mesh, p, metal_elastic=(_E(*LI), LI[1]), background_lame=tuple(bg),
+                molar_volume=OMEGA, mech_dirichlet=_box_supports(mesh, [(0.0, W_), (0.0, W_),
+                                                                        held]),
+                film=((20e9, 0.3), 1 * UM) if riding else None, **kw)
+        t = 0.0
+        for _ in range(4):
+            t += 0.5
+            prob.solve(t)
+        m = prob.metrics()
+        prob.destroy()
+        return m
+
+    ref, free, held = run(None), run("free"), run("held")
+    assert ref["interface_height_max_m"] > 50e-9  # the front moved
+    assert free["deposited_volume_m3"] == pytest.approx(ref["deposited_volume_m3"], rel=1e-8)
+    for key in ("interface_hydrostatic_stress_min_Pa", "interface_hydrostatic_stress_max_Pa",
+                "interface_normal_stress_min_Pa", "interface_normal_stress_max_Pa"):
+        assert abs(free[key]) < 1e-3, key
+    for m in (free, held):
+        assert m["interface_height_max_m"] - m["interface_height_min_m"] < 1e-14
+    assert held["interface_hydrostatic_stress_max_Pa"] < -1e6
+    assert held["deposited_volume_m3"] < 0.99 * ref["deposited_volume_m3"]
+
+
 def test_film_fraction_is_the_distance_to_the_front():
     """film_fraction around a circular front (metal inside, radius 1): 1 inside the metal,
     (1 - tanh((d - t)/w))/2 outside at distance d from the circle (front sampled at 2000
