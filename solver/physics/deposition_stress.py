@@ -65,7 +65,7 @@ def phase_moduli(xi, metal: tuple, background: tuple):
 
 
 def film_fraction(X: np.ndarray, xi: np.ndarray, front: np.ndarray, thickness: float,
-                  width: float, chunk: int = 4096) -> np.ndarray:
+                  width: float, pairs: int = 4_000_000) -> np.ndarray:
     """Where a film of ``thickness`` riding on the metal is: 1 inside it, 0 beyond it.
 
     X: (n, gdim) points with phase values xi; front: (m, gdim) points on the xi = 1/2 line.
@@ -73,13 +73,16 @@ def film_fraction(X: np.ndarray, xi: np.ndarray, front: np.ndarray, thickness: f
     (1 - tanh((d - thickness)/width))/2 with d the distance to the nearest front point, so
     the film's outer face is smeared over ``width`` and follows the front as it moves. No
     front: 1 in the metal, 0 elsewhere. Points further than thickness + 8 width above the
-    highest front point are 0 without a distance computation."""
+    highest front point are 0 without a distance computation. Cost: (points near the front)
+    x (front points), in blocks of at most ``pairs`` distances (brute force: fine for 2D
+    fronts of up to ~1e4 points; a 3D front would want a spatial search tree)."""
     X, xi = np.asarray(X), np.asarray(xi)
     out = (xi >= 0.5).astype(float)
     if len(front) == 0:
         return out
     a = X.shape[1] - 1
     near = np.nonzero((xi < 0.5) & (X[:, a] <= front[:, a].max() + thickness + 8 * width))[0]
+    chunk = max(1, pairs // len(front))
     for k in range(0, len(near), chunk):
         idx = near[k: k + chunk]
         d2 = ((X[idx, None, :] - front[None, :, :]) ** 2).sum(axis=2).min(axis=1)
