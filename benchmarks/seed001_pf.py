@@ -27,7 +27,6 @@ the design map shows how the answer depends on that (docs/stress_deposition.md, 
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from _cli import solver_commands
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "runs" / "seed001_pf"
@@ -74,10 +74,7 @@ def _run(cmd, what):
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    np_ = int(os.environ.get("NP", "1"))
-    cli = [sys.executable, "-m", "solver"]
-    run = cli if np_ == 1 else [str(Path(sys.executable).parent / "mpiexec"), "-n",
-                                str(np_)] + cli
+    cli, run = solver_commands()
     arms = {**FILMS, "nofilm": "no film"}
     V = stop_volume("seed001_film10")
     results = {}

@@ -26,7 +26,6 @@ one lets the nucleus run away exponentially (docs/stress_deposition.md, "Seed 00
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from _cli import solver_commands
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "runs" / "seed004"
@@ -61,10 +61,7 @@ def _growth(t, rel):
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    np_ = int(os.environ.get("NP", "1"))
-    cli = [sys.executable, "-m", "solver"]
-    run = cli if np_ == 1 else [str(Path(sys.executable).parent / "mpiexec"), "-n",
-                                str(np_)] + cli
+    cli, run = solver_commands()
     curves, charge = {}, {}
     for case, label in ARMS.items():
         out = OUT / case
