@@ -41,7 +41,6 @@ _CONSTANT_GROUPS = ("A_W", "A_kappa", "A_eta", "D_solid", "D_liquid", "sigma_sol
                     "liquid_site_fraction", "solid_susceptibility")
 
 
-
 def crossings(V, xi: np.ndarray):
     """Points where xi = 1/2 on the edges (vertex pairs) of this rank's owned cells, linear
     in the P1 values ``xi`` of V's local dofs: (cells, pairs, gdim) points and a
@@ -57,6 +56,7 @@ def crossings(V, xi: np.ndarray):
         pts.append(X[cells[:, i]] + s * (X[cells[:, j]] - X[cells[:, i]]))
         hit.append(m)
     return np.stack(pts, 1), np.stack(hit, 1)
+
 
 class ElectrodepositionProblem:
     def __init__(self, mesh, params: ed.ElectrodepositionParameters, *, xi0, cell_tags=None,
