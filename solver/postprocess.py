@@ -14,16 +14,21 @@ from solver.numerics.parallel import gather_rows, global_max, tagged_owned_cells
 
 
 def region_extremum(expr, V_points: dolfinx.fem.FunctionSpace, geo, region: str | None,
-                    op=np.max) -> float:
+                    op=np.max, where=None) -> float:
     """max (or min) of a scalar UFL expression at the interpolation points of V_points'
-    element over the owned cells of a region (all cells when region is None)."""
+    element over the owned cells of a region (all cells when region is None); with
+    ``where`` (a scalar UFL expression), only at the points where it exceeds 1/2."""
     mesh = geo.mesh
     if region is None:
         cells = np.arange(mesh.topology.index_map(mesh.topology.dim).size_local, dtype=np.int32)
     else:
         cells = tagged_owned_cells(geo.cell_tags, geo.regions[region])
-    e = dolfinx.fem.Expression(expr, V_points.element.interpolation_points)
-    vals = e.eval(mesh, cells) if len(cells) else np.zeros(0)
+    points = V_points.element.interpolation_points
+    e = dolfinx.fem.Expression(expr, points)
+    vals = np.ravel(e.eval(mesh, cells)) if len(cells) else np.zeros(0)
+    if where is not None:
+        w = dolfinx.fem.Expression(where, points)
+        vals = vals[np.ravel(w.eval(mesh, cells)) > 0.5] if len(cells) else vals
     if op is np.max:
         return global_max(mesh.comm, np.ravel(vals))
     return -global_max(mesh.comm, -np.ravel(vals))

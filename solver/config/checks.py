@@ -168,7 +168,7 @@ def _check_electrodeposition(case, mats, stop: bool = True) -> None:
     mech = case.physics.electrodeposition.mechanics
     metrics = (ELECTRODEPOSITION_METRICS + (COATED_METRICS if g.coatings else [])
                + (STRESS_DEPOSITION_METRICS if mech else [])
-               + (["max_von_mises_Pa_film"] if mech and mech.film else []))
+               + (FILM_METRICS if mech and mech.film else []))
     if mech is not None:
         _check_deposition_mechanics(case, mats, mech, f"{key}.mechanics", metrics)
     if stop and case.stepping.stop is not None and case.stepping.stop.metric not in metrics:
@@ -182,6 +182,7 @@ STRESS_DEPOSITION_METRICS = ["interface_hydrostatic_stress_min_Pa",
                              "interface_hydrostatic_stress_max_Pa",
                              "interface_normal_stress_min_Pa", "interface_normal_stress_max_Pa",
                              "coupling_iterations"]
+FILM_METRICS = ["max_von_mises_Pa_film"]  # with a riding film (mechanics.film)
 
 
 def _check_deposition_mechanics(case, mats, mech, key: str, metrics) -> None:

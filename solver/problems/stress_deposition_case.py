@@ -25,6 +25,7 @@ from solver.io import figures
 from solver.numerics import petsc_options as popts
 from solver.physics import bcs as mech_bcs
 from solver.physics import elasticity as el
+from solver.physics.electrodeposition import h
 from solver.postprocess import region_extremum
 from solver.problems.electrodeposition_case import ElectrodepositionRun
 from solver.problems.stress_deposition import StressDepositionProblem, flat_reference
@@ -101,24 +102,10 @@ class StressDepositionRun(StressDepositionProblem):
         for region in self.coatings:
             out[f"max_von_mises_Pa_{region}"] = region_extremum(vm, Q, self.geo, region)
         if self.film is not None:
-            out["max_von_mises_Pa_film"] = self._film_von_mises(vm, Q)
+            # where the film is the non-metal phase's material and the phase mostly non-metal
+            out["max_von_mises_Pa_film"] = region_extremum(
+                vm, Q, self.geo, None, where=self.film_chi * (1 - h(self.xi_m)))
         return out
-
-    def _film_von_mises(self, vm, Q) -> float:
-        """Largest von Mises stress where the riding film is the non-metal phase's material
-        and the phase is mostly non-metal: film fraction x (1 - h(xi)) > 1/2."""
-        from solver.physics.electrodeposition import h
-
-        if not hasattr(self, "_film_out"):
-            self._film_out = [(dolfinx.fem.Function(Q), dolfinx.fem.Expression(
-                e, Q.element.interpolation_points)) for e in
-                (vm, self.film_chi * (1 - h(self.xi_m)))]
-        for f, e in self._film_out:
-            f.interpolate(e)
-        v, w = (f.x.array for f, _ in self._film_out)
-        inside = v[w > 0.5]
-        return self.comm.allreduce(float(inside.max()) if len(inside) else -np.inf,
-                                   op=MPI.MAX)
 
     def _points_space(self):
         if not hasattr(self, "_Q"):
@@ -136,11 +123,11 @@ class StressDepositionRun(StressDepositionProblem):
                    if self.film is not None else ""))
 
     def history_columns(self) -> list[str]:
-        from solver.config.checks import STRESS_DEPOSITION_METRICS
+        from solver.config.checks import FILM_METRICS, STRESS_DEPOSITION_METRICS
 
         return self.ed.history_columns() + STRESS_DEPOSITION_METRICS + [
             f"max_von_mises_Pa_{r}" for r in self.coatings] + (
-            ["max_von_mises_Pa_film"] if self.film is not None else [])
+            FILM_METRICS if self.film is not None else [])
 
     def output_groups(self) -> dict[str, list[dolfinx.fem.Function]]:
         groups = dict(self.ed.output_groups())
