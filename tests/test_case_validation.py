@@ -381,3 +381,18 @@ def test_coupled_deposition_rejections(base, path, value, key, text):
     nucleus passes the local curvature check but its top face (nearly) folds: the normal
     offset does not converge, which Gmsh used to report only after the run had started."""
     _assert_rejected(copy.deepcopy(COUPLED[base]), path, value, key, text)
+
+
+def test_conduction_plane_rejections():
+    """Oriented grains: one c-axis angle per grain, and a material that gives a value along
+    its conduction planes (cation_diffusivity_plane) must give the one across them too."""
+    data = copy.deepcopy(COUPLED[M6])
+    apply_overrides(data, ["geometry.electrolyte.grains={n_grains: 3, orientations: [0.1, 2]}"])
+    _assert_rejected(data, "stepping.end", "1.0", "geometry.electrolyte.grains",
+                     "one c-axis angle")
+    data = copy.deepcopy(COUPLED[M6])
+    apply_overrides(data, ["materials.planar={youngs_modulus: 2e11, poisson_ratio: 0.25, "
+                           "cation_diffusivity_plane: 1e-10, ionic_conductivity: 0.1, "
+                           "source: test}"])
+    _assert_rejected(data, "geometry.electrolyte.material", "planar",
+                     "geometry.electrolyte.material", "materials.planar.cation_diffusivity")

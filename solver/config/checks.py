@@ -159,6 +159,12 @@ def _check_electrodeposition(case, mats, stop: bool = True) -> None:
         if k not in fields:
             raise CaseError(f"{key}.overrides.{k}: not a model parameter here; use one of "
                             f"{', '.join(sorted(fields))}")
+    el = g.electrolyte.material
+    for prop in ("cation_diffusivity", "ionic_conductivity"):
+        if getattr(mats[el], prop + "_plane") is not None and getattr(mats[el], prop) is None:
+            raise CaseError(f"geometry.electrolyte.material: '{el}' has {prop}_plane (along "
+                            f"its conduction planes) but no {prop} (across them); give "
+                            f"materials.{el}.{prop}")
     for i, c in enumerate(g.coatings):
         m = mats[c.material]
         for prop in ("cation_diffusivity", "ionic_conductivity"):

@@ -88,6 +88,17 @@ class ElectrolyteGrains(Strict):
 
     n_grains: Annotated[int, Field(ge=1, le=2000)]
     seed: int = 0
+    # c-axis angle of each grain (rad, counter-clockwise from x; n_grains values), instead
+    # of the random ones: e.g. a textured electrolyte, or one grain of a chosen orientation
+    orientations: list[Finite] | None = None
+
+    @model_validator(mode="after")
+    def _one_angle_per_grain(self):
+        if self.orientations is not None and len(self.orientations) != self.n_grains:
+            raise ValueError(f"orientations: {len(self.orientations)} angles for "
+                             f"n_grains = {self.n_grains}; give one c-axis angle (rad) per "
+                             "grain")
+        return self
 
 
 class Electrolyte(Strict):
@@ -194,7 +205,9 @@ class MaterialOverride(Strict):
     fracture_strength: Annotated[float, Field(gt=0.0)] | None = None  # Pa
     fracture_strength_plane: Annotated[float, Field(gt=0.0)] | None = None  # Pa
     cation_diffusivity: Annotated[float, Field(gt=0.0)] | None = None
+    cation_diffusivity_plane: Annotated[float, Field(gt=0.0)] | None = None  # along planes
     ionic_conductivity: Annotated[float, Field(gt=0.0)] | None = None
+    ionic_conductivity_plane: Annotated[float, Field(gt=0.0)] | None = None  # along planes
     electronic_conductivity: Annotated[float, Field(gt=0.0)] | None = None
     source: str | None = None
     description: str | None = None
@@ -389,6 +402,10 @@ class Electrodeposition(Strict):
     anisotropy: Anisotropy = Anisotropy()
     noise: Noise = Noise()
     overrides: dict[str, float] = {}  # any ElectrodepositionParameters field, SI units
+    # oriented electrolyte grains of a material with cation_diffusivity_plane /
+    # ionic_conductivity_plane conduct along their planes (normal to the c-axis) with those
+    # values and across them with cation_diffusivity / ionic_conductivity (a tensor per grain)
+    conduction_planes: bool = True
     solver: DepositionSolver = DepositionSolver()
     mechanics: DepositionMechanics | None = None  # M4 (stress-coupled deposition)
     cracking: DepositionCracking | None = None  # M6 (with physics.fracture)

@@ -103,8 +103,10 @@ def electrolyte_grain_seeds(case) -> np.ndarray:
 
 
 def grain_orientations(grains) -> list[float]:
-    """One c-axis angle per grain, uniform in [0, pi), from a generator seeded with
-    seed + 1 (independent of the seed points)."""
+    """One c-axis angle per grain: the case's ``orientations`` when given, else uniform in
+    [0, pi) from a generator seeded with seed + 1 (independent of the seed points)."""
+    if grains.orientations is not None:
+        return [float(a) for a in grains.orientations]
     rng = np.random.default_rng(grains.seed + 1)
     return [float(a) for a in rng.uniform(0.0, np.pi, size=grains.n_grains)]
 

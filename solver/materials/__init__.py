@@ -51,8 +51,10 @@ NUMERIC_FIELDS = (
     "fracture_toughness_grain_boundary",  # Gc of grain boundaries, J/m^2
     "fracture_strength",  # Pa
     "fracture_strength_plane",  # Pa, across the weak crystal planes
-    "cation_diffusivity",  # m^2/s
-    "ionic_conductivity",  # S/m
+    "cation_diffusivity",  # m^2/s (with a _plane value: across the conduction planes)
+    "cation_diffusivity_plane",  # m^2/s, along the conduction planes (oriented grains)
+    "ionic_conductivity",  # S/m (with a _plane value: across the conduction planes)
+    "ionic_conductivity_plane",  # S/m, along the conduction planes (oriented grains)
     "electronic_conductivity",  # S/m
 )
 TEXT_FIELDS = ("description", "notes")
@@ -86,7 +88,9 @@ class Material:
     fracture_strength: float | None = None
     fracture_strength_plane: float | None = None
     cation_diffusivity: float | None = None
+    cation_diffusivity_plane: float | None = None
     ionic_conductivity: float | None = None
+    ionic_conductivity_plane: float | None = None
     electronic_conductivity: float | None = None
     description: str = ""
     notes: str = ""

@@ -138,6 +138,17 @@ def rotation_2d_c_axis(theta: float) -> np.ndarray:
     return rotation_z(theta) @ C_AXIS_TO_X
 
 
+def c_axis(orientation, dim: int) -> np.ndarray | None:
+    """Unit c-axis (crystal axis 3) of a grain in the mesh frame (length dim), or None for
+    a region without an orientation: 2D, an angle (``rotation_2d_c_axis``); 3D, Bunge Euler
+    angles (``rotation_euler_bunge``)."""
+    if orientation is None:
+        return None
+    R = (rotation_2d_c_axis(float(orientation)) if dim == 2
+         else rotation_euler_bunge(*orientation))
+    return R[:dim, 2]
+
+
 def voigt_2d_plane_strain_rotated(C_crystal, theta: float) -> np.ndarray:
     """Full 6x6 global-frame stiffness of a 2D (plane strain, x-y) grain.
 

@@ -279,8 +279,35 @@ def equilibrium_profile(distance, ell):
 
 
 def interp(hval, a_solid, a_liquid):
-    """Phase interpolation a_solid h + a_liquid (1 - h) of a property, with hval = h(xi)."""
+    """Phase interpolation a_solid h + a_liquid (1 - h) of a property, with hval = h(xi).
+    Either phase's value may be a (d x d) tensor (an anisotropic grain's diffusivity or
+    conductivity); a scalar on the other side then stands for that multiple of I."""
+    if ufl.shape(a_solid) != ufl.shape(a_liquid):
+        d = max(ufl.shape(a_solid), ufl.shape(a_liquid))[0]
+        I = ufl.Identity(d)
+        a_solid = a_solid * I if ufl.shape(a_solid) == () else a_solid
+        a_liquid = a_liquid * I if ufl.shape(a_liquid) == () else a_liquid
     return a_solid * hval + a_liquid * (1 - hval)
+
+
+def flux(coefficient, gradient):
+    """coefficient . gradient: a scalar or a (d x d) tensor coefficient (D, sigma) times a
+    gradient."""
+    if ufl.shape(coefficient) == ():
+        return coefficient * gradient
+    return ufl.dot(coefficient, gradient)
+
+
+def conduction_plane_tensor(c_axis, along_planes: float, across_planes: float):
+    """Transport tensor of a layered crystal that conducts along its planes (normal to the
+    unit c-axis a): K = along (I - a a) + across a a (numpy, d x d); e.g. Na+ in
+    beta''-alumina, whose conduction planes are normal to the c-axis."""
+    import numpy as np
+
+    a = np.asarray(c_axis, dtype=float)
+    a = a / np.linalg.norm(a)
+    P = np.outer(a, a)
+    return along_planes * (np.eye(len(a)) - P) + across_planes * P
 
 
 def _chebyshev(k: int, x):
@@ -392,7 +419,9 @@ def residual(xi, c, phi, xi_n, c_n, v_xi, v_c, v_phi, dt, params, dx,
     dx: the cell measure (carry the quadrature degree in its metadata).
     region_coefficients: optional SI fields (e.g. DG0 Functions built from the cell tags)
     that replace D_solid, D_liquid, sigma_solid or sigma_liquid per cell: coatings are
-    regions whose "liquid" phase has its own cation diffusivity and conductivity.
+    regions whose "liquid" phase has its own cation diffusivity and conductivity. A field
+    may be a (d x d) tensor: anisotropic transport (grains that conduct along their
+    planes, ``conduction_plane_tensor``); the flux is then D . grad.
     sources: optional dimensionless volumetric sources (s_xi, s_c, s_phi) added to the
     right-hand sides of the three equations (manufactured solutions, noise).
     mesh_unit: metres per mesh coordinate unit (1 for the solver's meshes).
@@ -441,14 +470,14 @@ def residual(xi, c, phi, xi_n, c_n, v_xi, v_c, v_phi, dt, params, dx,
             + G.A_eta * dh(xi) * bv * v_xi)
     if G.formulation == "chen":
         F_c = ((c - c_n) / dt_nd * v_c
-               + D_eff * ufl.inner(grad(c) + c * grad(phi), grad(v_c))
+               + ufl.inner(flux(D_eff, grad(c) + c * grad(phi)), grad(v_c))
                + G.site_ratio * xi_dot * v_c)
     else:  # grand potential: c is mu~; flux D c+ grad(mu~ + phi~), conservative storage
         F_c = ((total_concentration(xi, c, G) - total_concentration(xi_n, c_n, G))
                / dt_nd * v_c
-               + D_eff * cation_concentration(xi, c, G)
-               * ufl.inner(grad(c) + grad(phi), grad(v_c)))
-    F_phi = sigma_eff * ufl.inner(grad(phi), grad(v_phi)) + G.Pi * xi_dot * v_phi
+               + cation_concentration(xi, c, G)
+               * ufl.inner(flux(D_eff, grad(c) + grad(phi)), grad(v_c)))
+    F_phi = ufl.inner(flux(sigma_eff, grad(phi)), grad(v_phi)) + G.Pi * xi_dot * v_phi
     if sources is not None:
         s_xi, s_c, s_phi = sources
         F_xi -= s_xi * v_xi

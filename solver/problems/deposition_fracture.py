@@ -37,6 +37,7 @@ from mpi4py import MPI
 from solver.errors import ConvergenceError
 from solver.numerics.anderson import Anderson, clip_mixed
 from solver.physics import deposition_stress as ds
+from solver.problems.electrodeposition import region_field
 from solver.problems.electrodeposition_case import ElectrodepositionRun
 from solver.problems.fracture import FractureProblem
 
@@ -69,14 +70,12 @@ class DepositionFractureProblem:
         # transport along the cracks: base D and sigma per region, raised by the damage
         d = self.frac.d
         rc = dict(kwargs.pop("region_coefficients") or {})
-        V0 = dolfinx.fem.functionspace(mesh, ("DG", 0))
         coefficients = {}
         for key, crack in (("D_liquid", ck.crack_diffusivity),
                            ("sigma_liquid", ck.crack_conductivity)):
-            base = dolfinx.fem.Function(V0)
-            base.x.array[:] = getattr(params, key)
-            for tag, value in rc.get(key, {}).items():
-                base.x.array[geo.cell_tags.find(tag)] = value
+            base = region_field(mesh, geo.cell_tags, getattr(params, key), rc.get(key, {}))
+            if base.ufl_shape:  # anisotropic grains: the crack conducts isotropically
+                crack = crack * ufl.Identity(self.tdim)
             coefficients[key] = base + d * (crack - base)
         self.transport = coefficients  # the damage-dependent D and sigma (SI), UFL
         shift = (ds.bv_shift(self.frac.stress, metal.molar_volume, params.T)

@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 import solver.compat  # noqa: F401
+import basix.ufl
 import dolfinx
 import dolfinx.fem.petsc
 import ufl
@@ -56,6 +57,30 @@ def crossings(V, xi: np.ndarray):
         pts.append(X[cells[:, i]] + s * (X[cells[:, j]] - X[cells[:, i]]))
         hit.append(m)
     return np.stack(pts, 1), np.stack(hit, 1)
+
+
+def region_field(mesh, cell_tags, default: float, values: dict):
+    """DG0 field of an SI coefficient: ``values`` {cell tag: value} on the tagged cells,
+    ``default`` elsewhere. A value may be a (d x d) array (anisotropic transport): the
+    field is then tensor-valued, with default * I on the other cells."""
+    d = mesh.topology.dim
+    tensor = any(np.ndim(v) == 2 for v in values.values())
+    shape = (d, d) if tensor else None
+    V = dolfinx.fem.functionspace(
+        mesh, basix.ufl.element("DG", mesh.basix_cell(), 0, shape=shape))
+    f = dolfinx.fem.Function(V)
+    arr = f.x.array.reshape(-1, d * d if tensor else 1)
+    arr[:] = (default * np.eye(d)).reshape(-1) if tensor else default
+    for tag, value in values.items():
+        value = np.asarray(value, dtype=float)
+        if tensor and value.ndim == 0:
+            value = value * np.eye(d)
+        if value.shape not in ((), (d, d)):
+            raise ValueError(f"region value of tag {tag}: shape {value.shape}, "
+                             f"expected a scalar or {d} x {d}")
+        arr[V.dofmap.list[cell_tags.find(tag), 0]] = value.reshape(-1)
+    f.x.scatter_forward()
+    return f
 
 
 class ElectrodepositionProblem:
@@ -212,7 +237,8 @@ class ElectrodepositionProblem:
         p, q = ufl.TrialFunction(V), ufl.TestFunction(V)
         zero = dolfinx.fem.Constant(self.mesh, 0.0)
         lp = dolfinx.fem.petsc.LinearProblem(
-            sg * ufl.inner(ufl.grad(p), ufl.grad(q)) * self.dx, zero * q * self.dx, bcs=bcs,
+            ufl.inner(ed.flux(sg, ufl.grad(p)), ufl.grad(q)) * self.dx, zero * q * self.dx,
+            bcs=bcs,
             petsc_options_prefix=self.prefix + "conduction_", petsc_options=popts.DIRECT)
         phi = lp.solve()
         self.u.x.array[np.asarray(vmap, dtype=np.int32).reshape(-1)] = phi.x.array
@@ -227,11 +253,7 @@ class ElectrodepositionProblem:
                 continue
             if cell_tags is None:
                 raise ValueError(f"region_coefficients[{key!r}] by tag needs cell_tags")
-            f = dolfinx.fem.Function(dolfinx.fem.functionspace(self.mesh, ("DG", 0)))
-            f.x.array[:] = getattr(self.params, key)
-            for tag, value in val.items():
-                f.x.array[cell_tags.find(tag)] = value
-            out[key] = f
+            out[key] = region_field(self.mesh, cell_tags, getattr(self.params, key), val)
         return out
 
     # ------------------------------------------------------------------ stepping interface

@@ -20,10 +20,13 @@ import dolfinx
 from mpi4py import MPI
 
 from solver.io import figures
-from solver.physics.electrodeposition import ElectrodepositionParameters, equilibrium_profile
+from solver.materials import stiffness
+from solver.physics.electrodeposition import (ElectrodepositionParameters,
+                                              conduction_plane_tensor, equilibrium_profile)
 from solver.problems.electrodeposition import ElectrodepositionProblem
 
 log = logging.getLogger("solver.problems.electrodeposition")
+
 
 
 class ElectrodepositionRun(ElectrodepositionProblem):
@@ -92,10 +95,15 @@ class ElectrodepositionRun(ElectrodepositionProblem):
             tags = [t for r, t in geo.regions.items()
                     if r == "electrolyte" or r.startswith("grain_")]  # (its grains)
             for tag in tags:
-                if m.cation_diffusivity is not None:
-                    coat.setdefault("D_liquid", {})[tag] = m.cation_diffusivity
-                if m.ionic_conductivity is not None:
-                    coat.setdefault("sigma_liquid", {})[tag] = m.ionic_conductivity
+                axis_ = stiffness.c_axis(geo.orientation.get(tag), geo.dim)
+                for key, prop in (("D_liquid", "cation_diffusivity"),
+                                  ("sigma_liquid", "ionic_conductivity")):
+                    across, along = getattr(m, prop), getattr(m, prop + "_plane")
+                    if along is not None and axis_ is not None and cfg.conduction_planes:
+                        coat.setdefault(key, {})[tag] = conduction_plane_tensor(
+                            axis_, along, across)
+                    elif across is not None:
+                        coat.setdefault(key, {})[tag] = across
         kwargs = dict(xi0=xi0, cell_tags=geo.cell_tags, facet_tags=geo.facet_tags,
                       electrolyte=geo.boundaries["top"], metal=geo.boundaries["bottom"],
                       region_coefficients=coat or None,

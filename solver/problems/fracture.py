@@ -286,10 +286,8 @@ class FractureProblem:
             ori = geo.orientation.get(tag)
             if (cfg.weak_planes and r not in cfg.unbreakable and ori is not None
                     and mat.fracture_toughness_plane is not None):
-                R = (stiffness.rotation_2d_c_axis(float(ori)) if dim == 2
-                     else stiffness.rotation_euler_bunge(*ori))
                 ratio = mat.fracture_toughness / mat.fracture_toughness_plane
-                tensors[tag] = fr.weak_plane_tensor(R[:dim, 2], ratio)
+                tensors[tag] = fr.weak_plane_tensor(stiffness.c_axis(ori, dim), ratio)
                 gc[tag] = mat.fracture_toughness_plane
                 aniso = True
         self.Gc = el._cellwise(self.mesh, geo.cell_tags, (), gc, "fracture_toughness")
