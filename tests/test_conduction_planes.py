@@ -37,7 +37,6 @@ from solver.geometry import build_geometry
 from solver.materials import load_library, resolve_materials, stiffness
 from solver.numerics.parallel import assemble_scalar
 from solver.physics import electrodeposition as ed
-from solver.problems import build_problem
 from solver.problems.electrodeposition import ElectrodepositionProblem
 
 
