@@ -340,6 +340,10 @@ class _LayeredModel:
             if len(adj) == 2:
                 groups[f"interface_{stack[adj[0]]}_{stack[adj[1]]}"].append(t)
                 continue
+            if len(up) == 2:
+                # two pieces of one layer (the grains' cells also cut the metal or a coating
+                # where the surface rises above their lowest point): internal, untagged
+                continue
             bb = bounding_box(dim - 1, t)
             if np.all(np.abs(bb[:, 0]) < tol):
                 groups["left"].append(t)
