@@ -8,12 +8,12 @@ CASE    ?= cases/quick.yaml
 OUT     ?= runs/quick
 PYTEST  := $(PY) -m pytest -q
 
-.PHONY: setup run test test-serial test-mpi lint bench bench-fracture m4-growth validate seed001 seed001-pf seed002 seed004 clean help
+.PHONY: setup run test test-serial test-mpi lint bench bench-fracture m4-growth validate seed001 seed001-pf seed002 seed003-m6 seed004 clean help
 
 help:
 	@echo "make run    set up (if needed) and run $(CASE) on $(NP) ranks into $(OUT)"
 	@echo "make test   set up (if needed) and run the test suite, serial then mpiexec -n 2"
-	@echo "make lint | bench | bench-fracture | m4-growth | validate | seed001 | seed001-pf | seed002 | seed004 | setup | clean"
+	@echo "make lint | bench | bench-fracture | m4-growth | validate | seed001 | seed001-pf | seed002 | seed003-m6 | seed004 | setup | clean"
 
 setup: $(STAMP)
 
@@ -64,6 +64,11 @@ seed001-pf: $(STAMP)
 # -> runs/seed004/{relief.png,design_map.png,table.md}
 seed004: $(STAMP)
 	NP=$(NP) $(PY) benchmarks/seed004.py
+
+# Seed 003 Fig. 6d-style: M6 on grains with and without conduction planes (~7 min on 2 ranks)
+# -> runs/seed003_m6/{growth.png,table.md}
+seed003-m6: $(STAMP)
+	NP=$(NP) $(PY) benchmarks/seed003_m6.py
 
 # Seed 002: Li3N vs LiZn/Li3N over a local Li deposit (PF-CZM) -> runs/seed002/{onset.png,table.md}
 seed002: $(STAMP)
