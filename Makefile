@@ -65,7 +65,7 @@ seed001-pf: $(STAMP)
 seed004: $(STAMP)
 	NP=$(NP) $(PY) benchmarks/seed004.py
 
-# Seed 003 Fig. 6d-style: M6 on grains with and without conduction planes (~7 min on 2 ranks)
+# Seed 003 Fig. 6d-style: M6 on grains with and without conduction planes (~5 min on 2 ranks)
 # -> runs/seed003_m6/{growth.png,table.md}
 seed003-m6: $(STAMP)
 	NP=$(NP) $(PY) benchmarks/seed003_m6.py
