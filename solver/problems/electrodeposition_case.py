@@ -95,13 +95,13 @@ class ElectrodepositionRun(ElectrodepositionProblem):
             tags = [t for r, t in geo.regions.items()
                     if r == "electrolyte" or r.startswith("grain_")]  # (its grains)
             for tag in tags:
-                axis_ = stiffness.c_axis(geo.orientation.get(tag), geo.dim)
+                a = stiffness.c_axis(geo.orientation.get(tag), geo.dim)  # None: no grain
                 for key, prop in (("D_liquid", "cation_diffusivity"),
                                   ("sigma_liquid", "ionic_conductivity")):
                     across, along = getattr(m, prop), getattr(m, prop + "_plane")
-                    if along is not None and axis_ is not None and cfg.conduction_planes:
+                    if along is not None and a is not None and cfg.conduction_planes:
                         coat.setdefault(key, {})[tag] = conduction_plane_tensor(
-                            axis_, along, across)
+                            a, along, across)
                     elif across is not None:
                         coat.setdefault(key, {})[tag] = across
         kwargs = dict(xi0=xi0, cell_tags=geo.cell_tags, facet_tags=geo.facet_tags,
