@@ -79,13 +79,17 @@ class ElasticMaterialField:
         return self.C is not None
 
 
-def _cellwise(mesh, cell_tags, shape, values_by_tag: dict[int, np.ndarray], name: str):
-    """DG0 function (scalar or tensor) with one value per tagged region."""
+def _cellwise(mesh, cell_tags, shape, values_by_tag: dict[int, np.ndarray], name: str,
+              default=None):
+    """DG0 function (scalar or tensor) with one value per tagged region; ``default`` (of
+    the same shape) on the other cells, zero without it."""
     el = basix.ufl.element("DG", mesh.basix_cell(), 0, shape=shape or None)
     V = dolfinx.fem.functionspace(mesh, el)
     f = dolfinx.fem.Function(V, name=name)
     bs = int(np.prod(shape)) if shape else 1
     arr = f.x.array.reshape(-1, bs)
+    if default is not None:
+        arr[:] = np.asarray(default, dtype=arr.dtype).reshape(-1)
     for tag, val in values_by_tag.items():
         cells = cell_tags.find(tag)
         dofs = V.dofmap.list[cells, 0]

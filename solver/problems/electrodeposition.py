@@ -22,7 +22,6 @@ import math
 import numpy as np
 
 import solver.compat  # noqa: F401
-import basix.ufl
 import dolfinx
 import dolfinx.fem.petsc
 import ufl
@@ -63,24 +62,22 @@ def region_field(mesh, cell_tags, default: float, values: dict):
     """DG0 field of an SI coefficient: ``values`` {cell tag: value} on the tagged cells,
     ``default`` elsewhere. A value may be a (d x d) array (anisotropic transport): the
     field is then tensor-valued, with default * I on the other cells."""
+    from solver.physics.elasticity import _cellwise
+
     d = mesh.topology.dim
     tensor = any(np.ndim(v) == 2 for v in values.values())
-    shape = (d, d) if tensor else None
-    V = dolfinx.fem.functionspace(
-        mesh, basix.ufl.element("DG", mesh.basix_cell(), 0, shape=shape))
-    f = dolfinx.fem.Function(V)
-    arr = f.x.array.reshape(-1, d * d if tensor else 1)
-    arr[:] = (default * np.eye(d)).reshape(-1) if tensor else default
+    shape = (d, d) if tensor else ()
+    out = {}
     for tag, value in values.items():
         value = np.asarray(value, dtype=float)
         if tensor and value.ndim == 0:
             value = value * np.eye(d)
-        if value.shape not in ((), (d, d)):
+        if value.shape != shape:
             raise ValueError(f"region value of tag {tag}: shape {value.shape}, "
                              f"expected a scalar or {d} x {d}")
-        arr[V.dofmap.list[cell_tags.find(tag), 0]] = value.reshape(-1)
-    f.x.scatter_forward()
-    return f
+        out[tag] = value
+    return _cellwise(mesh, cell_tags, shape, out, "region_coefficient",
+                     default * np.eye(d) if tensor else default)
 
 
 class ElectrodepositionProblem:
