@@ -340,6 +340,8 @@ M4, M6, SOFT, SCS = "stress_quick", "wedge_quick", "seed004_sei_quick", "seed004
      "physics.electrodeposition.mechanics.film.thickness", "greater than 0"),
     (M4, "physics.electrodeposition.mechanics.film", "{material: beta_alumina, thickness: 4e-9}",
      "physics.electrodeposition.mechanics.film.material", "anisotropic"),
+    (M4, "physics.electrodeposition.mechanics.coupling", "implicit",
+     "physics.electrodeposition.mechanics.coupling", "monolithic"),
     (M4, "physics.electrodeposition.mechanics.boundary_conditions", "[]",
      "physics.electrodeposition.mechanics.boundary_conditions", ""),
     (M4, "physics.electrodeposition.mechanics.boundary_conditions",
@@ -381,6 +383,32 @@ def test_coupled_deposition_rejections(base, path, value, key, text):
     nucleus passes the local curvature check but its top face (nearly) folds: the normal
     offset does not converge, which Gmsh used to report only after the run had started."""
     _assert_rejected(copy.deepcopy(COUPLED[base]), path, value, key, text)
+
+
+def test_monolithic_coupling_rejections():
+    """M4 with coupling: monolithic: a riding film (it follows the front between coupling
+    iterations, which the monolithic Newton does not have) and the field-split solver (the
+    (xi, c, phi, u) Newton uses the direct solver) are rejected with the key and the fix;
+    M6 with cracking.coupling: monolithic: a pressure load, the fracture problem's own
+    (u, d) Newton and the field split likewise."""
+    data = copy.deepcopy(COUPLED[M4])
+    apply_overrides(data, ["physics.electrodeposition.mechanics.coupling=monolithic"])
+    _assert_rejected(copy.deepcopy(data), "physics.electrodeposition.mechanics.film",
+                     "{material: alucone, thickness: 4e-9}",
+                     "physics.electrodeposition.mechanics.film", "coupling: staggered")
+    _assert_rejected(data, "physics.electrodeposition.solver", "{linear: fieldsplit}",
+                     "physics.electrodeposition.solver.linear", "linear: direct")
+    # M6 (cracking.coupling: monolithic): displacement conditions only, no (u, d) Newton
+    # of its own, the direct solver
+    data = copy.deepcopy(COUPLED[M6])
+    apply_overrides(data, ["physics.electrodeposition.cracking.coupling=monolithic"])
+    _assert_rejected(copy.deepcopy(data), "physics.fracture.boundary_conditions[1]",
+                     "{boundary: top, type: pressure, value: 1e6}",
+                     "physics.fracture.boundary_conditions[1]", "coupling: staggered")
+    _assert_rejected(copy.deepcopy(data), "physics.fracture.monolithic", "true",
+                     "physics.fracture.monolithic", "remove")
+    _assert_rejected(data, "physics.electrodeposition.solver", "{linear: fieldsplit}",
+                     "physics.electrodeposition.solver.linear", "linear: direct")
 
 
 def test_conduction_plane_rejections():

@@ -135,6 +135,22 @@ def _check_deposition_cracking(case, mats) -> None:
         if mats[name].is_anisotropic:
             raise CaseError(f"{mkey}: '{name}' is anisotropic; {key} makes the stiffness "
                             "follow the deposit and takes isotropic materials")
+    if case.physics.electrodeposition.cracking.coupling == "monolithic":
+        fr = case.physics.fracture
+        for i, bc in enumerate(fr.boundary_conditions):
+            if bc.type in ("traction", "pressure"):
+                raise CaseError(f"physics.fracture.boundary_conditions[{i}]: a {bc.type} load "
+                                f"with {key}.coupling: monolithic; that coupling takes "
+                                "displacement conditions only: use coupling: staggered")
+        if fr.monolithic:
+            raise CaseError(f"physics.fracture.monolithic: the (u, d) Newton belongs to the "
+                            f"staggered coupling; with {key}.coupling: monolithic u is solved "
+                            "with (xi, c, phi): remove physics.fracture.monolithic")
+        linear = case.physics.electrodeposition.solver.linear
+        if linear != "direct":
+            raise CaseError(f"physics.electrodeposition.solver.linear: '{linear}' with "
+                            f"{key}.coupling: monolithic; the monolithic (xi, c, phi, u) "
+                            "Newton uses the direct solver: set linear: direct")
     metal = case.geometry.metal.material
     if case.physics.electrodeposition.cracking.stress_feedback and \
             mats[metal].molar_volume is None:
@@ -198,6 +214,16 @@ def _check_deposition_mechanics(case, mats, mech, key: str, metrics) -> None:
     used = [("geometry.metal.material", g.metal.material)]
     used += [(f"geometry.coatings[{i}].material", c.material) for i, c in enumerate(g.coatings)]
     used += [("geometry.electrolyte.material", g.electrolyte.material)]
+    if mech.coupling == "monolithic":
+        if mech.film is not None:
+            raise CaseError(f"{key}.film: a riding film needs coupling: staggered (the film "
+                            "follows the front between coupling iterations); remove "
+                            f"{key}.coupling or the film")
+        linear = case.physics.electrodeposition.solver.linear
+        if linear != "direct":
+            raise CaseError(f"physics.electrodeposition.solver.linear: '{linear}' with "
+                            f"{key}.coupling: monolithic; the monolithic (xi, c, phi, u) "
+                            "Newton uses the direct solver: set linear: direct")
     if mech.film is not None:
         where = f"{key}.film.material"
         if mech.film.material not in mats:

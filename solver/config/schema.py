@@ -360,6 +360,10 @@ class DepositionMechanics(Strict):
     tolerance: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-6
     max_iterations: Annotated[int, Field(ge=1, le=200)] = 20
     anderson_depth: Annotated[int, Field(ge=0, le=20)] = 5
+    # staggered: the fixed point above; monolithic: u is a fourth field of the phase-field
+    # Newton (one solve per step, direct solver; tolerance, max_iterations, anderson_depth
+    # and solver then apply only to the elasticity solve of the start and restart states)
+    coupling: Literal["staggered", "monolithic"] = "staggered"
     boundary_conditions: list[BoundaryCondition] = Field(min_length=1)
     solver: LinearSolver = LinearSolver(type="direct")
     film: MovingFilm | None = None
@@ -384,6 +388,10 @@ class DepositionCracking(Strict):
     stress_feedback: bool = True
     tolerance: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-4
     max_iterations: Annotated[int, Field(ge=1, le=200)] = 20
+    # staggered: fracture (alternate minimisation) with xi, then M3's Newton, to tolerance
+    # on xi; monolithic: u a fourth field of M3's Newton (with the damage of the last
+    # iterate), alternating with the damage solve to physics.fracture.tolerance on d
+    coupling: Literal["staggered", "monolithic"] = "staggered"
 
 
 class Electrodeposition(Strict):

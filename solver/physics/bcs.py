@@ -119,7 +119,8 @@ class _Neumann:
 
     def form(self, v, ds):
         if self.kind == "pressure":
-            n = ufl.FacetNormal(v.ufl_function_space().mesh)
+            n = ufl.FacetNormal(ufl.domain.extract_unique_domain(v))  # v may be a
+            # component of a mixed test function (a monolithic M4)
             t = -self.c[0] * n
         else:
             t = self.c

@@ -395,10 +395,13 @@ def overpotential(phi, groups: DimensionlessGroups):
 
 
 # --------------------------------------------------------------------------- forms
-def function_space(mesh: dolfinx.mesh.Mesh, degree: int = 1) -> dolfinx.fem.FunctionSpace:
-    """Mixed space (xi, c~, phi~), three Lagrange fields of the same degree."""
+def function_space(mesh: dolfinx.mesh.Mesh, degree: int = 1,
+                   extra=None) -> dolfinx.fem.FunctionSpace:
+    """Mixed space (xi, c~, phi~), three Lagrange fields of the same degree, and ``extra``
+    (a basix.ufl element, e.g. a monolithic M4's displacement) as a fourth field."""
     P = basix.ufl.element("Lagrange", mesh.basix_cell(), degree)
-    return dolfinx.fem.functionspace(mesh, basix.ufl.mixed_element([P, P, P]))
+    fields = [P, P, P] + ([extra] if extra is not None else [])
+    return dolfinx.fem.functionspace(mesh, basix.ufl.mixed_element(fields))
 
 
 def _groups(params) -> DimensionlessGroups:

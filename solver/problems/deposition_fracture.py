@@ -19,7 +19,9 @@ the state at the start of the step, so irreversibility refers to the last accept
 with the current xi, then one Newton solve of (xi, c, phi) with the new damage and stress,
 until the xi that went in and the xi that came out differ by less than the tolerance (the
 fixed point accelerated by Anderson mixing of xi); a last fracture solve makes the damage
-belong to the accepted xi. Failures are cut back by the common stepper.
+belong to the accepted xi. Failures are cut back by the common stepper. With
+``coupling: monolithic`` the Newton solve carries the displacement too
+(``_FractureMechanics``), so that only the damage is staggered.
 """
 
 from __future__ import annotations
@@ -30,19 +32,62 @@ import math
 import numpy as np
 
 import solver.compat  # noqa: F401
+import basix.ufl
 import dolfinx
 import ufl
 from mpi4py import MPI
 
 from solver.errors import ConvergenceError
 from solver.numerics.anderson import Anderson, clip_mixed
+from solver.numerics.parallel import n_global_dofs
+from solver.physics import bcs as mech_bcs
 from solver.physics import deposition_stress as ds
+from solver.physics import elasticity as el
 from solver.problems.electrodeposition import region_field
 from solver.problems.electrodeposition_case import ElectrodepositionRun
 from solver.problems.fracture import FractureProblem
 
 log = logging.getLogger("solver.problems.deposition_fracture")
 ANDERSON_DEPTH = 5  # mixing depth of the coupling loop (xi)
+
+
+class _FractureMechanics:
+    """The fracture problem's displacement as the fourth field of M3's Newton (the
+    ``mechanics`` hook of ElectrodepositionProblem; M6 with coupling: monolithic). Its
+    residual is the fracture problem's internal force, int sigma(u, d, xi) : eps(v) dx with
+    the degraded stress d psi_el / d eps, the damage held at the last iterate and the moduli
+    and deposit eigenstrain of the live xi (the fracture forms with u -> scale w and xi_m ->
+    xi). Unknown w = u / scale (scale: the model's length scale), residual scaled by
+    1 / (E_ref scale^(d-1)). Displacement conditions only (checks.py)."""
+
+    def __init__(self, frac, xi_m, params, molar_volume):
+        mesh = frac.mesh
+        self.frac, self.xi_m, self.T = frac, xi_m, params.T
+        self.molar_volume = molar_volume  # None: no stress feedback
+        self.scale = float(params.nondimensional().length_scale)
+        self._factor = 1.0 / (max(frac._moduli()) * self.scale ** (frac.dim - 1))
+        self.element = basix.ufl.element("Lagrange", mesh.basix_cell(), frac.cfg.degree,
+                                         shape=(frac.dim,))
+        self.held = []
+
+    def build(self, V, xi, w, v):
+        fr = self.frac
+        sigma = ufl.replace(fr.stress, {fr.u: self.scale * w, self.xi_m: xi})
+        # (no subdomain data: one form may hold only one kind, and M3's dx has none)
+        dx = ufl.Measure("dx", domain=fr.mesh,
+                         metadata={"quadrature_degree": 2 * fr.cfg.degree})
+        F = self._factor * ufl.inner(sigma, el.strain(v, fr.dim)) * dx
+        self.held = mech_bcs.build(V, fr.geo, fr.cfg.boundary_conditions,
+                                   "physics.fracture.boundary_conditions")
+        self.update(fr.amplitude(fr.t))
+        shift = (ds.bv_shift(sigma, self.molar_volume, self.T)
+                 if self.molar_volume is not None else None)
+        return F, shift, [d for bc in self.held for d in bc.dirichlet]
+
+    def update(self, load_factor: float) -> None:
+        """Prescribed displacements at the load factor, in units of scale."""
+        for bc in self.held:
+            bc.update(load_factor / self.scale)
 
 
 class DepositionFractureProblem:
@@ -78,10 +123,17 @@ class DepositionFractureProblem:
                 crack = crack * ufl.Identity(self.tdim)
             coefficients[key] = base + d * (crack - base)
         self.transport = coefficients  # the damage-dependent D and sigma (SI), UFL
-        shift = (ds.bv_shift(self.frac.stress, metal.molar_volume, params.T)
-                 if ck.stress_feedback else None)
-        self.ed = ElectrodepositionRun(mesh, params, bv_shift=shift,
-                                       region_coefficients=coefficients, **kwargs)
+        self._mech = None
+        if ck.coupling == "monolithic":
+            self._mech = _FractureMechanics(self.frac, self.xi_m, params, metal.molar_volume
+                                            if ck.stress_feedback else None)
+            self.ed = ElectrodepositionRun(mesh, params, mechanics=self._mech,
+                                           region_coefficients=coefficients, **kwargs)
+        else:
+            shift = (ds.bv_shift(self.frac.stress, metal.molar_volume, params.T)
+                     if ck.stress_feedback else None)
+            self.ed = ElectrodepositionRun(mesh, params, bv_shift=shift,
+                                           region_coefficients=coefficients, **kwargs)
         self.ed.attach(case, geo, ell)
         self.iterations = 0
         self.axis = self.tdim - 1
@@ -90,6 +142,8 @@ class DepositionFractureProblem:
     # ------------------------------------------------------------------ stepping interface
     @property
     def n_dofs(self) -> int:
+        if self._mech is not None:  # u is a field of the phase-field problem
+            return self.ed.n_dofs + n_global_dofs(self.frac.Vd)
         return self.ed.n_dofs + self.frac.n_dofs
 
     def state(self) -> dict[str, dolfinx.fem.Function]:
@@ -105,6 +159,8 @@ class DepositionFractureProblem:
         self.ed.set_time(t)
         self.frac.set_time(t)
         self.ed.xi_into(self.xi_m)
+        if self._mech is not None:
+            self._mech.update(self.frac.amplitude(t))
 
     def _fracture(self, t: float, start: dict) -> int:
         self.frac.restore(start)
@@ -114,6 +170,8 @@ class DepositionFractureProblem:
         """The fixed point xi = G(xi) (fracture with xi, then Newton for (xi, c, phi)) to
         max |G(xi) - xi| < tolerance, accelerated by Anderson mixing of xi."""
         ed, fr = self.ed, self.frac
+        if self._mech is not None:  # monolithic: the Newton's displacement conditions
+            self._mech.update(fr.amplitude(t))
         ed.begin_step(t)
         start = fr.snapshot()
         n = self.xi_m.function_space.dofmap.index_map.size_local

@@ -86,19 +86,27 @@ class ElectrodepositionProblem:
                  electrolyte_fields=("c", "phi"), phi0=None, region_coefficients=None,
                  petsc_options=None, prefix="electrodeposition_", quadrature_degree=4,
                  t0=0.0, noise: tuple[float, int] | None = None, bv_shift=None,
-                 linear: str = "direct"):
+                 linear: str = "direct", mechanics=None):
         """xi0(x), phi0(x) (V): callables on coordinates (3, N) in metres; without phi0
         the initial potential is the ohmic one (``_conduction``). region_coefficients:
         {key: SI field} as in ``residual``, or {key: {cell tag: SI value}} (DG0 from
         cell_tags, the parameter's value elsewhere). quadrature_degree: of every form.
         linear: "direct" (MUMPS) or "fieldsplit" (GMRES, field split with GAMG per field;
-        large problems)."""
+        large problems). mechanics: optional fourth field solved in the same Newton (a
+        monolithic M4): an object with ``element`` (its basix.ufl element) and
+        ``build(V, xi, w, v) -> (F, bv_shift, bcs)``, called with the field's sub-space, the
+        live xi, the field and its test function; F is added to the residual, bv_shift
+        replaces the argument of that name, bcs are the field's Dirichlet conditions."""
         self.mesh, self.params, self.prefix, self.comm = mesh, params, prefix, mesh.comm
         G = self.G = params.nondimensional()
         # the second unknown in the bulk electrolyte: c~ = 1 (Chen) or mu~ = 0 (grand pot.)
         self._bulk_value = 1.0 if G.formulation == "chen" else 0.0
         self.tdim = mesh.topology.dim
-        self.W = ed.function_space(mesh)
+        if mechanics is not None and (bv_shift is not None or linear != "direct"):
+            raise ValueError("a monolithic mechanics field takes the stress shift from its "
+                             "own displacement and needs the direct solver")
+        self.W = ed.function_space(mesh, extra=None if mechanics is None
+                                   else mechanics.element)
         self.u = dolfinx.fem.Function(self.W, name="electrodeposition")
         self.u_n = dolfinx.fem.Function(self.W)
         self.dt = dolfinx.fem.Constant(mesh, 1.0)
@@ -122,8 +130,17 @@ class ElectrodepositionProblem:
         self.t = self._t_n = float(t0)
         self._pending = None
 
-        xi, c, phi = ufl.split(self.u)
-        xi_n, c_n, _ = ufl.split(self.u_n)
+        fields, tests = ufl.split(self.u), ufl.TestFunctions(self.W)
+        xi, c, phi = fields[:3]
+        xi_n, c_n = ufl.split(self.u_n)[:2]
+        F_mech = None
+        if mechanics is not None:
+            F_mech, bv_shift, mech_bcs = mechanics.build(self.W.sub(3), xi, fields[3],
+                                                         tests[3])
+            self.bcs += list(mech_bcs)
+            for bc in mech_bcs:
+                bc.set(self.u.x.array)
+                bc.set(self.u_n.x.array)
         sources = None
         self._noise = None
         if noise is not None and noise[0] > 0:
@@ -134,8 +151,10 @@ class ElectrodepositionProblem:
                            int(noise[1]), Vr.tabulate_dof_coordinates())
             zero = dolfinx.fem.Constant(mesh, 0.0)
             sources = (self._noise[1] * ed.dh(xi) * self._noise[0], zero, zero)
-        F = ed.residual(xi, c, phi, xi_n, c_n, *ufl.TestFunctions(self.W), self.dt, Gc,
+        F = ed.residual(xi, c, phi, xi_n, c_n, *tests[:3], self.dt, Gc,
                         self.dx, region_coefficients=rc, sources=sources, bv_shift=bv_shift)
+        if F_mech is not None:
+            F = F + F_mech
         self._problem = dolfinx.fem.petsc.NonlinearProblem(F, self.u, bcs=self.bcs,
                                                            petsc_options_prefix=prefix)
         self.snes = self._problem.solver

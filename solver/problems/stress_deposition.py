@@ -17,6 +17,11 @@ to the accepted xi. A loop that does not converge in ``max_iterations``
 raises a recoverable ConvergenceError: the shared Stepper cuts the step back, so the time
 step adapts to both physics. The displacement is a function of xi and is not stored in
 checkpoints: it is recomputed from the restored xi.
+
+With ``coupling="monolithic"`` the displacement is instead a fourth field of the phase-field
+Newton (``_Monolithic``): moduli, eigenstrain and stress shift follow the live xi and each
+step is one Newton solve (docs/stress_deposition.md, section 2: cheaper where the stress
+hardly changes the kinetics is the staggered loop; robust under stiff layers is this).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import math
 import numpy as np
 
 import solver.compat  # noqa: F401
+import basix.ufl
 import dolfinx
 import dolfinx.fem.petsc
 import ufl
@@ -71,7 +77,8 @@ class StressDepositionProblem:
                  max_iterations: int = 20, anderson_depth: int = 5,
                  mech_options: dict | None = None,
                  mech_load=None, prefix: str = "stress_deposition_",
-                 ed_class=ElectrodepositionProblem, film=None, **ed_kwargs):
+                 ed_class=ElectrodepositionProblem, film=None, coupling: str = "staggered",
+                 **ed_kwargs):
         """metal_elastic: (E, nu) of the metal phase. background_lame: (lambda, mu) of the
         non-metal phase, floats or cell-wise fields. molar_volume: Omega of the metal,
         m^3/mol. mech_dirichlet: V -> list of DirichletBC (the supports). mech_options:
@@ -83,7 +90,11 @@ class StressDepositionProblem:
         mixing depth of the coupling loop (0: plain fixed-point iteration). film: optional
         ((E, nu), thickness) of a film that rides on the metal (``ds.film_fraction``): the
         non-metal phase has its moduli within ``thickness`` of the xi_m = 1/2 line, so the
-        film is part of the map G(xi) of the coupling loop."""
+        film is part of the map G(xi) of the coupling loop. coupling: "staggered" (the
+        fixed point above) or "monolithic": the displacement is a fourth field of the
+        phase-field problem's Newton solve (``_Monolithic``), moduli, eigenstrain and stress
+        shift follow the live xi, and each step is one Newton solve (direct solver; no
+        riding film)."""
         self.mesh, self.params, self.comm = mesh, params, mesh.comm
         self.tdim = mesh.topology.dim
         self.tolerance, self.max_iterations = float(tolerance), int(max_iterations)
@@ -91,14 +102,30 @@ class StressDepositionProblem:
         self.molar_volume = float(molar_volume)
         self.metal_elastic = tuple(metal_elastic)
 
+        if coupling not in ("staggered", "monolithic"):
+            raise ValueError(f"coupling must be 'staggered' or 'monolithic', got {coupling!r}")
+        if coupling == "monolithic" and film is not None:
+            raise ValueError("a riding film needs the staggered coupling")
+        self.coupling = coupling
+
         V1 = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
         self.xi_m = dolfinx.fem.Function(V1, name="xi_mechanics")  # xi the stress belongs to
         self.xi_ref = dolfinx.fem.Function(V1, name="xi_reference")
         self.xi_ref.interpolate(xi0 if reference == "initial" else reference)
-        self.V = dolfinx.fem.functionspace(mesh, ("Lagrange", degree, (self.tdim,)))
-        self.u_mech = dolfinx.fem.Function(self.V, name="displacement")
         lm_metal = ds.lame(*metal_elastic)
         self.film = None
+        self._mono = None
+        if coupling == "monolithic":
+            self._mono = _Monolithic(mesh, degree, params.nondimensional().length_scale,
+                                     metal_elastic[0], lm_metal, background_lame,
+                                     self.xi_ref, molar_volume, params.T, mech_dirichlet,
+                                     mech_load)
+            self.ed = ed_class(mesh, params, xi0=xi0, mechanics=self._mono, **ed_kwargs)
+            self.V, self._u_map = self.ed.W.sub(3).collapse()
+            self._u_map = np.asarray(self._u_map, dtype=np.int32).reshape(-1)
+        else:
+            self.V = dolfinx.fem.functionspace(mesh, ("Lagrange", degree, (self.tdim,)))
+        self.u_mech = dolfinx.fem.Function(self.V, name="displacement")
         if film is not None:
             (E_f, nu_f), thickness = film
             self.film_chi = dolfinx.fem.Function(V1, name="film")
@@ -111,9 +138,9 @@ class StressDepositionProblem:
         self.lmbda, self.mu = ds.phase_moduli(self.xi_m, lm_metal, background_lame)
         self.eps_star = ds.growth_eigenstrain(self.xi_m, self.xi_ref, self.tdim)
         self.sigma = ds.stress(self.u_mech, self.lmbda, self.mu, self.eps_star, self.tdim)
-        shift = ds.bv_shift(self.sigma, self.molar_volume, params.T)
-
-        self.ed = ed_class(mesh, params, xi0=xi0, bv_shift=shift, **ed_kwargs)
+        if self._mono is None:
+            shift = ds.bv_shift(self.sigma, self.molar_volume, params.T)
+            self.ed = ed_class(mesh, params, xi0=xi0, bv_shift=shift, **ed_kwargs)
 
         self.degree = degree
         self.mech_bcs = list(mech_dirichlet(self.V))  # before mech_load: it may use them
@@ -133,7 +160,25 @@ class StressDepositionProblem:
                                    near_nullspace=opts.get("ksp_type") != "preonly",
                                    options_key="physics.electrodeposition.mechanics.solver")
         self._mech_solve(reassemble=False)
+        self._into_mixed()
         self.iterations = 0
+
+    def _into_mixed(self) -> None:
+        """Monolithic: put the elasticity solution into the Newton's accepted state and
+        initial guess (at the start and after a restart: u is a function of xi)."""
+        if self._mono is None:
+            return
+        scaled = self.u_mech.x.array / self._mono.scale
+        for f in (self.ed.u, self.ed.u_n):
+            f.x.array[self._u_map] = scaled
+            f.x.scatter_forward()
+
+    def _from_mixed(self) -> None:
+        """Monolithic: the stress fields of the outputs and metrics (u_mech, xi_m) from the
+        Newton's current state."""
+        self.u_mech.x.array[:] = self.ed.u.x.array[self._u_map] * self._mono.scale
+        self.u_mech.x.scatter_forward()
+        self.ed.xi_into(self.xi_m)
 
     # ------------------------------------------------------------------ mechanics
     def _mech_solve(self, reassemble: bool = True) -> int:
@@ -163,6 +208,8 @@ class StressDepositionProblem:
     # ------------------------------------------------------------------ stepping interface
     @property
     def n_dofs(self) -> int:
+        if self._mono is not None:  # u is a field of the phase-field problem
+            return self.ed.n_dofs
         return self.ed.n_dofs + n_global_dofs(self.V)
 
     @property
@@ -175,11 +222,19 @@ class StressDepositionProblem:
     def set_time(self, t: float) -> None:
         self.ed.set_time(t)
         self._mech_solve()
+        self._into_mixed()
 
     def solve(self, t: float) -> dict:
         """The fixed point xi = G(xi) of one time step (module docstring)."""
         ed = self.ed
         ed.begin_step(t)
+        if self._mono is not None:
+            try:
+                info = ed.newton(t)
+            finally:
+                self._from_mixed()
+            self.iterations = 1
+            return {**info, "coupling_iterations": 1}
         n = self.xi_m.function_space.dofmap.index_map.size_local
         acc = Anderson(self.comm, self.anderson_depth) if self.anderson_depth > 0 else None
         newton = linear = k = 0
@@ -262,10 +317,48 @@ class StressDepositionProblem:
         self.ed.destroy()
 
 
+class _Monolithic:
+    """The displacement as the fourth field of M3's Newton solve (``mechanics`` of
+    ``ElectrodepositionProblem``). The unknown is w = u / length_scale (so that its Newton
+    updates are measured on the scale of the other fields), the residual the elasticity
+    weak form int sigma(u, xi) : eps(v) dx - loads, scaled by 1 / (E_ref length_scale^(d-1)),
+    with moduli and eigenstrain of the live xi: the Newton sees the full coupling (the
+    stress shift's dependence on xi through the moduli, the eigenstrain and u)."""
+
+    def __init__(self, mesh, degree, length_scale, E_ref, lm_metal, background_lame,
+                 xi_ref, molar_volume, T, mech_dirichlet, mech_load):
+        self.tdim = mesh.topology.dim
+        self.element = basix.ufl.element("Lagrange", mesh.basix_cell(), degree,
+                                         shape=(self.tdim,))
+        self.scale = float(length_scale)
+        self._factor = 1.0 / (float(E_ref) * self.scale ** (self.tdim - 1))
+        self._args = (lm_metal, background_lame, xi_ref, molar_volume, T, mech_dirichlet,
+                      mech_load)
+        self.dx = ufl.Measure("dx", domain=mesh, metadata={"quadrature_degree": 2 * degree})
+
+    def build(self, V, xi, w, v):
+        lm_metal, background, xi_ref, molar_volume, T, dirichlet, load = self._args
+        lmbda, mu = ds.phase_moduli(xi, lm_metal, background)
+        sigma = ds.stress(self.scale * w, lmbda, mu,
+                          ds.growth_eigenstrain(xi, xi_ref, self.tdim), self.tdim)
+        F = ufl.inner(sigma, el.strain(v, self.tdim)) * self.dx
+        bcs = list(dirichlet(V))  # in metres: w = u / scale
+        for bc in bcs:
+            g = bc.g  # a (C++) Constant or Function
+            if hasattr(g, "x"):
+                g.x.array[:] /= self.scale
+            else:
+                g.value[...] = np.asarray(g.value) / self.scale
+        extra = load(v) if load is not None else None
+        if extra is not None:
+            F = F - extra
+        return self._factor * F, ds.bv_shift(sigma, molar_volume, T), bcs
+
+
 def sinusoid_growth_rate(wavelength: float, params, metal: tuple[float, float],
                          coating: tuple[float, float], molar_volume: float, comm=MPI.COMM_WORLD,
                          amplitude: float = 1e-8, steps: int = 6, cells_per_um: float = 4.0,
-                         dt: float | None = None) -> dict:
+                         dt: float | None = None, coupling: str = "staggered") -> dict:
     """Measured growth rate (1/s) of a small sinusoidal perturbation of a flat metal/coating
     interface: the finite-element counterpart of ``deposition_stress.linear_growth_rate``.
 
@@ -297,7 +390,7 @@ def sinusoid_growth_rate(wavelength: float, params, metal: tuple[float, float],
         mesh, params, xi0=xi0, metal_elastic=young(*metal),
         background_lame=ds.lame(*young(*coating)), molar_volume=molar_volume,
         mech_dirichlet=rollers(mesh, (0.0, wavelength / 2), (-Y,)),
-        reference=flat_reference(0.0, ell, 1),
+        reference=flat_reference(0.0, ell, 1), coupling=coupling,
         electrolyte=lambda X: np.isclose(X[1], Y), metal=lambda X: np.isclose(X[1], -Y))
     xi = ufl.split(prob.ed.u)[0]
     amp = dolfinx.fem.form(4 / wavelength * xi * ufl.cos(k * ufl.SpatialCoordinate(mesh)[0])

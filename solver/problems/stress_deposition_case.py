@@ -88,7 +88,8 @@ class StressDepositionRun(StressDepositionProblem):
                    degree=mech.degree, tolerance=mech.tolerance,
                    max_iterations=mech.max_iterations, anderson_depth=mech.anderson_depth,
                    mech_options=popts.linear_solver(mech.solver),
-                   ed_class=ElectrodepositionRun, film=film, **kwargs)
+                   ed_class=ElectrodepositionRun, film=film, coupling=mech.coupling,
+                   **kwargs)
         prob.ed.attach(case, geo, ell)
         prob.geo, prob.case = geo, case
         prob.coatings = [c.name for c in g.coatings]
