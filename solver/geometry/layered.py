@@ -291,7 +291,14 @@ class _LayeredModel:
         L = self.L
         seeds = electrolyte_grain_seeds(self.case) / L
         xs = np.linspace(0.0, self.W, 2001)
-        lo = float(self.heights(len(self.offsets) - 1, xs).min())
+        k = len(self.offsets) - 1
+        top = self.heights(k, xs)
+        below = self.heights(k - 1, xs) if k > 0 else np.zeros_like(xs)
+        # the cells start halfway into the layer under the electrolyte: a cell edge on the
+        # lowest point of the surface would lie within round-off of its flat parts, and
+        # OCC's fragment then leaves duplicated, unconnected nodes along them (measured: 24
+        # on m6_grains' flat Na surface). The pieces below the surface are that layer's.
+        lo = float(top.min()) - 0.5 * float((top - below).min())
         polys = []
         for poly in cells_2d(seeds - [0.0, lo], self.W, ztop - lo):
             pts = [occ.addPoint(x, y + lo, 0.0) for x, y in poly]
