@@ -20,8 +20,9 @@ checkpoints: it is recomputed from the restored xi.
 
 With ``coupling="monolithic"`` the displacement is instead a fourth field of the phase-field
 Newton (``_Monolithic``): moduli, eigenstrain and stress shift follow the live xi and each
-step is one Newton solve (docs/stress_deposition.md, section 2: cheaper where the stress
-hardly changes the kinetics is the staggered loop; robust under stiff layers is this).
+step is one Newton solve (docs/stress_deposition.md, section 2: the staggered loop is
+cheaper where the stress hardly changes the kinetics; the monolithic Newton converges under
+stiff layers where the staggered one diverges).
 """
 
 from __future__ import annotations
