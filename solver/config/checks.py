@@ -123,6 +123,15 @@ ELECTRODEPOSITION_METRICS = ["interface_height_max_m", "interface_height_min_m",
 DEPOSITION_FRACTURE_METRICS = ["dendrite_tip_m", "crack_tip_m", "coupling_iterations"]
 
 
+def _require_direct(case, key: str) -> None:
+    """A monolithic (xi, c, phi, u) Newton (``key``.coupling) uses the direct solver."""
+    linear = case.physics.electrodeposition.solver.linear
+    if linear != "direct":
+        raise CaseError(f"physics.electrodeposition.solver.linear: '{linear}' with "
+                        f"{key}.coupling: monolithic; the monolithic (xi, c, phi, u) Newton "
+                        "uses the direct solver: set linear: direct")
+
+
 def _check_deposition_cracking(case, mats) -> None:
     """M6: the phase-field checks (without the stop metric), the fracture checks with the
     union of both metric lists, and what the coupling needs."""
@@ -146,11 +155,7 @@ def _check_deposition_cracking(case, mats) -> None:
             raise CaseError(f"physics.fracture.monolithic: the (u, d) Newton belongs to the "
                             f"staggered coupling; with {key}.coupling: monolithic u is solved "
                             "with (xi, c, phi): remove physics.fracture.monolithic")
-        linear = case.physics.electrodeposition.solver.linear
-        if linear != "direct":
-            raise CaseError(f"physics.electrodeposition.solver.linear: '{linear}' with "
-                            f"{key}.coupling: monolithic; the monolithic (xi, c, phi, u) "
-                            "Newton uses the direct solver: set linear: direct")
+        _require_direct(case, key)
     metal = case.geometry.metal.material
     if case.physics.electrodeposition.cracking.stress_feedback and \
             mats[metal].molar_volume is None:
@@ -219,11 +224,7 @@ def _check_deposition_mechanics(case, mats, mech, key: str, metrics) -> None:
             raise CaseError(f"{key}.film: a riding film needs coupling: staggered (the film "
                             "follows the front between coupling iterations); remove "
                             f"{key}.coupling or the film")
-        linear = case.physics.electrodeposition.solver.linear
-        if linear != "direct":
-            raise CaseError(f"physics.electrodeposition.solver.linear: '{linear}' with "
-                            f"{key}.coupling: monolithic; the monolithic (xi, c, phi, u) "
-                            "Newton uses the direct solver: set linear: direct")
+        _require_direct(case, key)
     if mech.film is not None:
         where = f"{key}.film.material"
         if mech.film.material not in mats:
