@@ -9,7 +9,9 @@ Against:
 * the transport law D + d (D_crack - D): integrated over the electrolyte it equals the
   intact value at d = 0 and the crack value at d = 1 (1e-12);
 * the sign of the stress feedback: a deposit with a volumetric growth strain under a held
-  electrolyte is compressed, and with the feedback on it deposits less than with it off.
+  electrolyte is compressed, and with the feedback on it deposits less than with it off;
+* the ungated problem for cracking.intact_mobility: less deposit into intact ceramic, the
+  same deposit into a fully cracked one (1e-9).
 Runs on 1 or 2 ranks (the same numbers). The wedge case itself (cases/wedge_quick.yaml) is
 documented in docs/stress_deposition.md, section 7; its morphology is not asserted here.
 """
@@ -109,6 +111,36 @@ def test_stress_feedback_slows_a_compressed_deposit():
     assert out[True]["max_damage"] < 0.5 and out[False]["max_damage"] < 0.5
     assert out[True]["deposited_volume_m3"] < 0.99 * out[False]["deposited_volume_m3"]
     assert np.isfinite(out[True]["dendrite_tip_m"])
+
+
+def test_intact_mobility_gates_the_deposit_by_the_damage():
+    """cracking.intact_mobility m0: the front advances into intact ceramic at m0 times its
+    rate and at the full rate where it is cracked. Against the ungated problem (m0 = 1) on
+    the quiet wedge (no damage forms): with the ceramic intact, m0 = 0.05 deposits less than
+    half as much in three steps; with the ceramic fully cracked (d = 1 preset, kept by the
+    irreversibility bound) the gated and ungated problems are the same (1e-9)."""
+    quiet = ["physics.electrodeposition.cracking.growth_strain=1e-12",
+             "physics.electrodeposition.cracking.stress_feedback=false"]
+    out = {}
+    for cracked in (False, True):
+        for m0 in (1.0, 0.05):
+            prob, geo = _problem(quiet + [f"physics.electrodeposition.cracking."
+                                          f"intact_mobility={m0}"])
+            if cracked:  # d = 1 in the ceramic (the metal is unbreakable: d = 0 there)
+                tag = geo.regions["electrolyte"]
+                cells = geo.cell_tags.find(tag)
+                dofs = dolfinx.fem.locate_dofs_topological(prob.frac.Vd, geo.mesh.topology.dim,
+                                                           cells)
+                prob.frac.d.x.array[dofs] = 1.0
+                prob.frac.d.x.scatter_forward()
+            out[cracked, m0] = _run(prob, 0.01, 3)
+    V = {k: v["deposited_volume_m3"] for k, v in out.items()}
+    if MPI.COMM_WORLD.rank == 0:
+        print(f"\nM6 gate: deposited volume intact {V[False, 0.05]:.4e} (m0 = 0.05) / "
+              f"{V[False, 1.0]:.4e} (m0 = 1); cracked {V[True, 0.05]:.6e} / {V[True, 1.0]:.6e}")
+    assert V[False, 1.0] > 0
+    assert V[False, 0.05] < 0.5 * V[False, 1.0]
+    assert V[True, 0.05] == pytest.approx(V[True, 1.0], rel=1e-9)
 
 
 def test_monolithic_coupling_matches_staggered():

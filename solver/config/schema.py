@@ -386,6 +386,10 @@ class DepositionCracking(Strict):
     crack_diffusivity: Annotated[float, Field(gt=0.0, lt=1.0)]  # m^2/s
     crack_conductivity: Annotated[float, Field(gt=0.0, allow_inf_nan=False)]  # S/m
     stress_feedback: bool = True
+    # the metal needs room in a dense solid: its front advances into intact solid at this
+    # fraction of its rate and at the full rate where the solid is cracked, m = m0 + (1 - m0) d
+    # (1: off, the metal grows into the solid as into a liquid; docs/fracture.md, "M6")
+    intact_mobility: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
     tolerance: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-4
     max_iterations: Annotated[int, Field(ge=1, le=200)] = 20
     # staggered: fracture (alternate minimisation) with xi, then M3's Newton, to tolerance

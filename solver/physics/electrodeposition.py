@@ -410,7 +410,7 @@ def _groups(params) -> DimensionlessGroups:
 
 def residual(xi, c, phi, xi_n, c_n, v_xi, v_c, v_phi, dt, params, dx,
              region_coefficients: dict | None = None, sources=None, mesh_unit: float = 1.0,
-             bv_shift=None):
+             bv_shift=None, mobility=None):
     """Monolithic backward-Euler residual F(xi, c, phi; v) of the dimensionless system.
 
     xi, c, phi: the unknowns at the new time (``ufl.split`` of the mixed Function), c and
@@ -431,6 +431,11 @@ def residual(xi, c, phi, xi_n, c_n, v_xi, v_c, v_phi, dt, params, dx,
     bv_shift: optional dimensionless shift s of the overpotential in the Butler-Volmer
     bracket, eta~ -> eta~ - s (M4: s = Omega sigma_h / RT, see physics/deposition_stress.py;
     tension, s > 0, speeds deposition, compression slows it).
+    mobility: optional positive dimensionless field m that scales the order parameter's
+    whole rate, d xi/dt = m (the right-hand side at m = 1): the variational form
+    (xi - xi_n)/(m dt) v + ... (M6: the metal advances into an intact solid electrolyte only
+    at m0 << 1 and at m = 1 where it is cracked; the sinks of the c and phi equations keep
+    the actual d xi/dt, so the charge balance is unchanged).
 
     Anisotropy: kappa(theta) enters as int kappa(theta) grad xi . grad v, the weak form of
     -div(kappa(theta) grad xi) (the common simplification; not the full variational
@@ -467,7 +472,7 @@ def residual(xi, c, phi, xi_n, c_n, v_xi, v_c, v_phi, dt, params, dx,
         eta = eta - BV_SHIFT_CAP * ufl.tanh(bv_shift / BV_SHIFT_CAP)
     bv = butler_volmer(cation_concentration(xi, c, G), eta, G.alpha)
 
-    F_xi = (xi_dot * v_xi
+    F_xi = ((xi_dot if mobility is None else xi_dot / mobility) * v_xi
             + G.A_W * dg(xi) * v_xi
             + G.A_kappa * k_aniso * ufl.inner(grad(xi), grad(v_xi))
             + G.A_eta * dh(xi) * bv * v_xi)

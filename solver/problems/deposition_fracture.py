@@ -10,6 +10,9 @@ deposited into a brittle solid electrolyte acts as a wedge). The two problems ar
   and the moduli follow the phase (the metal's where xi = 1) in the fracture energy;
 * the crack carries ions: in the non-metal phase D -> D + d (D_crack - D) and
   sigma -> sigma + d (sigma_crack - sigma), d the damage;
+* optionally (``intact_mobility`` m0 < 1) the metal needs room: its front advances into
+  intact breakable solid at m0 times its rate, into cracked solid at the full rate
+  (m0 + (1 - m0) d; 1 in the unbreakable regions);
 * stress feeds back into the kinetics (``stress_feedback``): the degraded hydrostatic stress
   shifts the Butler-Volmer overpotential by Omega sigma_h / RT as in M4 (compression at the
   deposit slows it; a crack that releases the stress lets it go on).
@@ -123,17 +126,28 @@ class DepositionFractureProblem:
                 crack = crack * ufl.Identity(self.tdim)
             coefficients[key] = base + d * (crack - base)
         self.transport = coefficients  # the damage-dependent D and sigma (SI), UFL
+        # the front's mobility: m0 in intact breakable solid, 1 where it is cracked and in
+        # the unbreakable regions (the metal itself: nothing to make room in)
+        m0 = ck.intact_mobility
+        mobility = None
+        if m0 < 1.0:
+            solid = region_field(mesh, geo.cell_tags, 1.0, {
+                tag: 0.0 for r, tag in geo.regions.items()
+                if r in case.physics.fracture.unbreakable})
+            mobility = 1.0 - solid * (1.0 - m0) * (1.0 - d)
         self._mech = None
         if ck.coupling == "monolithic":
             self._mech = _FractureMechanics(self.frac, self.xi_m, params, metal.molar_volume
                                             if ck.stress_feedback else None)
             self.ed = ElectrodepositionRun(mesh, params, mechanics=self._mech,
-                                           region_coefficients=coefficients, **kwargs)
+                                           region_coefficients=coefficients,
+                                           mobility=mobility, **kwargs)
         else:
             shift = (ds.bv_shift(self.frac.stress, metal.molar_volume, params.T)
                      if ck.stress_feedback else None)
             self.ed = ElectrodepositionRun(mesh, params, bv_shift=shift,
-                                           region_coefficients=coefficients, **kwargs)
+                                           region_coefficients=coefficients,
+                                           mobility=mobility, **kwargs)
         self.ed.attach(case, geo, ell)
         self.iterations = 0
         self.axis = self.tdim - 1

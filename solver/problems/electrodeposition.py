@@ -86,7 +86,7 @@ class ElectrodepositionProblem:
                  electrolyte_fields=("c", "phi"), phi0=None, region_coefficients=None,
                  petsc_options=None, prefix="electrodeposition_", quadrature_degree=4,
                  t0=0.0, noise: tuple[float, int] | None = None, bv_shift=None,
-                 linear: str = "direct", mechanics=None):
+                 linear: str = "direct", mechanics=None, mobility=None):
         """xi0(x), phi0(x) (V): callables on coordinates (3, N) in metres; without phi0
         the initial potential is the ohmic one (``_conduction``). region_coefficients:
         {key: SI field} as in ``residual``, or {key: {cell tag: SI value}} (DG0 from
@@ -96,7 +96,8 @@ class ElectrodepositionProblem:
         monolithic M4): an object with ``element`` (its basix.ufl element) and
         ``build(V, xi, w, v) -> (F, bv_shift, bcs)``, called with the field's sub-space, the
         live xi, the field and its test function; F is added to the residual, bv_shift
-        replaces the argument of that name, bcs are the field's Dirichlet conditions."""
+        replaces the argument of that name, bcs are the field's Dirichlet conditions.
+        mobility: optional dimensionless UFL field scaling the rate of xi (``ed.residual``)."""
         self.mesh, self.params, self.prefix, self.comm = mesh, params, prefix, mesh.comm
         G = self.G = params.nondimensional()
         # the second unknown in the bulk electrolyte: c~ = 1 (Chen) or mu~ = 0 (grand pot.)
@@ -152,7 +153,8 @@ class ElectrodepositionProblem:
             zero = dolfinx.fem.Constant(mesh, 0.0)
             sources = (self._noise[1] * ed.dh(xi) * self._noise[0], zero, zero)
         F = ed.residual(xi, c, phi, xi_n, c_n, *tests[:3], self.dt, Gc,
-                        self.dx, region_coefficients=rc, sources=sources, bv_shift=bv_shift)
+                        self.dx, region_coefficients=rc, sources=sources, bv_shift=bv_shift,
+                        mobility=mobility)
         if F_mech is not None:
             F = F + F_mech
         self._problem = dolfinx.fem.petsc.NonlinearProblem(F, self.u, bcs=self.bcs,
