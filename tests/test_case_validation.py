@@ -304,6 +304,10 @@ SENT = yaml.safe_load((ROOT / "cases" / "sent_quick.yaml").read_text())
     ("physics.fracture.eigenstrain",
      "[{region: plate, value: 0.01, profile: {center: [1e-4, 2e-4], radius: 1e-4}}]",
      "physics.fracture.eigenstrain[0].profile.center", "lateral"),
+    ("physics.fracture.initial_cracks", "[{start: [1e-4, 2e-4], end: [1e-4, 2e-4]}]",
+     "physics.fracture.initial_cracks[0]", "same point"),
+    ("physics.fracture.initial_cracks", "[{start: [1e-4], end: [2e-4, 2e-4]}]",
+     "physics.fracture.initial_cracks[0].start", ""),
 ])
 def test_fracture_rejections(path, value, key, text):
     """M5 cases and plate geometries: a notch without a ligament or outside the plate,
@@ -313,7 +317,8 @@ def test_fracture_rejections(path, value, key, text):
     monolithic Newton with the history field, a 3D-only stop metric in 2D, out-of-plane
     shear eigenstrain with the 2D spectral split; PF-CZM: a softening law for AT1/AT2, a
     material without fracture_strength, the Rankine driving force with bounds, a 2D
-    eigenstrain profile centred at [x, y]."""
+    eigenstrain profile centred at [x, y]; an initial crack of zero length or with a
+    one-coordinate end."""
     data = copy.deepcopy(SENT)
     data["physics"]["fracture"]["monolithic"] = path == "physics.fracture.irreversibility"
     if path == "physics.fracture.eigenstrain" and "profile" not in value:

@@ -327,6 +327,9 @@ def _check_fracture(case, mats, extra_metrics=()) -> None:
     if fr.softening is not None and fr.model != "PFCZM":
         raise CaseError(f"{key}.softening: a traction-separation law belongs to model PFCZM, "
                         f"not {fr.model}; remove softening or set model: PFCZM")
+    if fr.initial_cracks and case.dimension != 2:
+        raise CaseError(f"{key}.initial_cracks: segments are 2D cracks; in 3D use a "
+                        "geometric notch or drop initial_cracks")
     if len(fr.unbreakable) == len(regions):
         raise CaseError(f"{key}.unbreakable: every region is unbreakable, nothing can crack; "
                         "remove at least one")

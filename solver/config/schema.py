@@ -497,6 +497,22 @@ class FractureSolver(Strict):
     monolithic: dict[str, str | int | float | bool | None] = {}
 
 
+class InitialCrack(Strict):
+    """A pre-existing crack (2D): the segment from ``start`` to ``end`` (m) is fully damaged
+    over the band ``width`` (default: two smallest cells) and the model's optimal damage
+    profile runs off it (docs/fracture.md, "Initial cracks"); irreversibility keeps it."""
+
+    start: list[Finite] = Field(min_length=2, max_length=2)
+    end: list[Finite] = Field(min_length=2, max_length=2)
+    width: Length | None = None  # m, the d = 1 band's full width
+
+    @model_validator(mode="after")
+    def _length(self):
+        if math.hypot(self.end[0] - self.start[0], self.end[1] - self.start[1]) <= 0:
+            raise ValueError("start and end are the same point; give a segment")
+        return self
+
+
 class Fracture(Strict):
     """M5: phase-field fracture (docs/fracture.md). Toughness per region from the materials'
     fracture_toughness (J/m^2). Loads scale with the load factor as in cohesive."""
@@ -529,6 +545,8 @@ class Fracture(Strict):
     # cells next to grain-boundary facets take fracture_toughness_grain_boundary
     grain_boundaries: bool = True
     eigenstrain: list[Eigenstrain] = []
+    # pre-existing cracks (2D segments), e.g. in place of a geometric notch
+    initial_cracks: list[InitialCrack] = []
     boundary_conditions: list[BoundaryCondition] = Field(min_length=1)
     load_path: list[Annotated[list[Finite], Field(min_length=2, max_length=2)]] | None = None
     solver: FractureSolver = FractureSolver()

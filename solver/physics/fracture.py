@@ -121,6 +121,31 @@ def weak_plane_tensor(m, ratio: float):
     return P + ratio**2 * (np.eye(len(m)) - P)
 
 
+def optimal_profile(s, length: float, model: str):
+    """The damage of the optimal 1D crack profile at distance ``s`` >= 0 (numpy) from a
+    fully developed crack, the minimiser of int w(d)/l + l d'^2 with d(0) = 1 (equipartition
+    l d' = -sqrt(w(d))): AT1 (1 - s/(2l))^2 on s < 2l, AT2 exp(-s/l), PFCZM (w = 2d - d^2)
+    1 - sin(s/l) on s < pi l / 2; each has energy 1/2 per side (c_w normalises it)."""
+    import numpy as np
+
+    x = np.asarray(s, dtype=float) / length
+    if model == "AT1":
+        return np.where(x < 2.0, (1.0 - np.minimum(x, 2.0) / 2.0) ** 2, 0.0)
+    if model == "AT2":
+        return np.exp(-x)
+    return np.where(x < math.pi / 2, 1.0 - np.sin(np.minimum(x, math.pi / 2)), 0.0)
+
+
+def segment_distance(points, a, b):
+    """Distance of points (N, 2) to the segment a-b (numpy)."""
+    import numpy as np
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    ab = b - a
+    t = np.clip(((points - a) @ ab) / (ab @ ab), 0.0, 1.0)
+    return np.linalg.norm(points - (a + t[:, None] * ab), axis=1)
+
+
 def pos(x):
     return 0.5 * (x + abs(x))
 

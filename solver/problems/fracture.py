@@ -202,8 +202,8 @@ class FractureProblem:
         F_d = s_d * ufl.derivative(Pi_d, d, p)
         linear_u = self.split == "none"
         # AT2 with a history field: the damage problem is linear and needs no bounds; AT1
-        # and PF-CZM (w'(0) > 0) keep 0 <= d <= 1
-        bounded = not self.history or self.model != "AT2"
+        # and PF-CZM (w'(0) > 0) keep 0 <= d <= 1; initial cracks need their lower bound
+        bounded = not self.history or self.model != "AT2" or bool(cfg.initial_cracks)
         self._opts_u = popts.merge(LINEAR if linear_u else NEWTON, cfg.solver.displacement)
         vi = VI if self.model != "PFCZM" else {**VI, **VI_NONQUADRATIC}
         self._opts_d = popts.merge(vi if bounded else {"snes_type": "ksponly", **ITERATIVE_D,
@@ -237,6 +237,7 @@ class FractureProblem:
         self.da_last = 0.0
         self._reaction = self._reaction_setup()
         self._check_resolution()
+        self._initial_cracks()
 
     @cached_property
     def stress(self):
@@ -344,6 +345,38 @@ class FractureProblem:
         mask = mech_bcs.nodes_of_regions(self.Vd, self.geo, self.cfg.unbreakable)
         dofs = np.flatnonzero(mask).astype(np.int32)
         return [dolfinx.fem.dirichletbc(PETSc.ScalarType(0.0), dofs, self.Vd)]
+
+    def _initial_cracks(self) -> None:
+        """physics.fracture.initial_cracks: d = max(d, d0) with d0 the model's optimal profile
+        (``fr.optimal_profile``) of the distance to the segment minus half the band width
+        (default two smallest cells), zero in the unbreakable regions; d0 is also the lower
+        bound of the damage (with the history field: for the whole run; with bounds it is
+        part of the damage the bound follows). A checkpoint's restored damage replaces d
+        after this. The isotropic profile: exact for a crack along weak planes (n = m)."""
+        cracks = self.cfg.initial_cracks
+        if not cracks:
+            return
+        X = self.Vd.tabulate_dof_coordinates()[:, :2]
+        d0 = np.zeros(len(X))
+        for i, c in enumerate(cracks):
+            band = c.width if c.width is not None else 2.0 * self.h_min
+            r = fr.segment_distance(X, c.start, c.end)
+            di = fr.optimal_profile(np.maximum(r - band / 2, 0.0), self.l, self.model)
+            hit = self.comm.allreduce(int(np.count_nonzero(di[: self._n_owned_d] > 0.5)),
+                                      op=MPI.SUM)
+            if not hit:
+                from solver.errors import CaseError
+
+                raise CaseError(f"physics.fracture.initial_cracks[{i}]: no mesh node lies "
+                                f"within the crack (start {c.start}, end {c.end}, band "
+                                f"{band:.3g} m); put the segment inside the domain")
+            np.maximum(d0, di, out=d0)
+        if self.cfg.unbreakable:
+            d0[mech_bcs.nodes_of_regions(self.Vd, self.geo, self.cfg.unbreakable)] = 0.0
+        np.maximum(self.d.x.array, d0, out=self.d.x.array)
+        self.d.x.scatter_forward()
+        self.d_prev.x.array[:] = self.d.x.array
+        self._lb.array[:] = d0[: self._n_owned_d]
 
     def _check_resolution(self) -> None:
         tdim = self.dim
