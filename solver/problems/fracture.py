@@ -31,7 +31,7 @@ import ufl
 from mpi4py import MPI
 from petsc4py import PETSc
 
-from solver.errors import ConvergenceError
+from solver.errors import CaseError, ConvergenceError
 from solver.numerics import petsc_options as popts
 from solver.numerics.anderson import Anderson
 from solver.numerics.parallel import assemble_scalar, n_global_dofs
@@ -365,8 +365,6 @@ class FractureProblem:
             hit = self.comm.allreduce(int(np.count_nonzero(di[: self._n_owned_d] > 0.5)),
                                       op=MPI.SUM)
             if not hit:
-                from solver.errors import CaseError
-
                 raise CaseError(f"physics.fracture.initial_cracks[{i}]: no mesh node lies "
                                 f"within the crack (start {c.start}, end {c.end}, band "
                                 f"{band:.3g} m); put the segment inside the domain")
