@@ -143,6 +143,48 @@ def test_intact_mobility_gates_the_deposit_by_the_damage():
     assert V[True, 0.05] == pytest.approx(V[True, 1.0], rel=1e-9)
 
 
+def test_deposit_in_a_crack_is_intact_metal():
+    """The energy h(xi) psi_metal + (1 - h(xi)) (g(d) psi+ + psi-): the damage degrades the
+    ceramic only, so a deposit that fills a crack carries its own stiffness (the wedge).
+    Against the analytic stress of a held body (u = 0) with the growth strain e I, sigma =
+    -(3 lambda + 2 mu) e I (plane strain, 3x3): with xi = 1 and d = 1 everywhere the mean
+    hydrostatic stress is the metal's -(3 lambda_m + 2 mu_m) e (a cell-wise damage that
+    degraded the whole cell gave the residual stiffness' k times it); with xi = 1/2 and
+    d = 0 it is that of the interpolated moduli h C_metal + (1 - h) C_ceramic (the form
+    before the second phase); with xi = 1/2 and d = 1, h times the metal's plus k (1 - h)
+    times the ceramic's (all 1e-10)."""
+    prob, geo = _problem([])
+    fp, e = prob.frac, prob.cracking.growth_strain
+    lm_m, mu_m = prob.frac.phase[1].lmbda, prob.frac.phase[1].mu
+    dx = ufl.Measure("dx", domain=geo.mesh, subdomain_data=geo.cell_tags)
+    tag = geo.regions["electrolyte"]
+    one = dolfinx.fem.Constant(geo.mesh, 1.0)
+    area = assemble_scalar(dolfinx.fem.form(one * dx(tag)))
+    sigma_h = dolfinx.fem.form(ufl.tr(fp.stress) / 3 * dx(tag))
+    lm_c, mu_c = _lame(prob, "electrolyte")
+    lm_m, mu_m = float(lm_m), float(mu_m)
+    k = fp.k  # g(1), the residual stiffness
+    fp.u.x.array[:] = 0.0
+    prob.xi0.x.array[:] = 0.0
+    h_half = 0.5  # h(1/2)
+    for xi, d, want in ((1.0, 1.0, -(3 * lm_m + 2 * mu_m) * e),
+                        (0.5, 0.0, -(3 * (h_half * lm_m + (1 - h_half) * lm_c)
+                                     + 2 * (h_half * mu_m + (1 - h_half) * mu_c)) * e * 0.5),
+                        (0.5, 1.0, -(h_half * (3 * lm_m + 2 * mu_m) + (1 - h_half) * k
+                                     * (3 * lm_c + 2 * mu_c)) * e * 0.5)):
+        prob.xi_m.x.array[:] = xi
+        fp.d.x.array[:] = d
+        got = assemble_scalar(sigma_h) / area
+        assert got == pytest.approx(want, rel=1e-10, abs=1e-12 * abs(want)), (xi, d)
+    prob.destroy()
+
+
+def _lame(prob, region):
+    """(lambda, mu) of the material of ``region`` (isotropic)."""
+    mat = prob.frac.materials[prob.frac.geo.region_material[region]]
+    return mat.lame()
+
+
 def test_monolithic_coupling_matches_staggered():
     """cracking.coupling: monolithic (u a fourth field of M3's Newton, the damage staggered)
     against the staggered coupling, on the compressed deposit above (stress feedback on,
@@ -197,7 +239,7 @@ def test_monolithic_restart_on_two_ranks(tmp_path):
 
     from conftest import clean_env, solver_cmd
 
-    short = ["--no-figures", "--set", "stepping.end=0.15"] + [
+    short = ["--no-figures", "--set", "stepping.end=0.25"] + [
         a for o in COARSE + ["physics.electrodeposition.cracking.coupling=monolithic"]
         for a in ("--set", o)]
 

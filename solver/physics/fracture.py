@@ -219,6 +219,17 @@ def elastic_energy_density(eps, d, law, split: str, dim: int, g: Degradation,
     return g(d) * psi_p + psi_n
 
 
+def two_phase_energy_density(eps, d, solid, metal, hx, split: str, dim: int,
+                             g: Degradation, reg: float = 0.0):
+    """h psi_metal + (1 - h) (g(d) psi+ + psi-) for a metal phase of fraction h (M6's
+    h(xi)) in a breakable solid: the damage degrades the solid's share only. With d = 0
+    it equals the energy of the moduli h C_metal + (1 - h) C_solid (every split here is
+    linear in lambda and mu)."""
+    psi_metal = 0.5 * ufl.inner(metal.stress(eps), eps)
+    return hx * psi_metal + (1 - hx) * elastic_energy_density(eps, d, solid, split, dim, g,
+                                                              reg)
+
+
 def damage_energy_density(d, driving, toughness, length, model: str, g: Degradation, A=None):
     """The d-dependent part of the energy density: g(d) psi+ + Gc gamma(d)."""
     return g(d) * driving + toughness * crack_density(d, length, model, A)

@@ -7,7 +7,8 @@ deposited into a brittle solid electrolyte acts as a wedge). The two problems ar
 * the deposit loads the solid: an eigenstrain, growth_strain (xi - xi0) e (x) e (insertion
   along the growth direction e, as M4: a uniform advance under a free surface is stress-free,
   only the non-uniform deposit loads the solid) or growth_strain (xi - xi0) I (volumetric),
-  and the moduli follow the phase (the metal's where xi = 1) in the fracture energy;
+  and the deposit is a second, intact phase in the fracture energy, h(xi) psi_metal +
+  (1 - h(xi)) (g(d) psi+ + psi-): the damage degrades the solid's share only;
 * the crack carries ions: in the non-metal phase D -> D + d (D_crack - D) and
   sigma -> sigma + d (sigma_crack - sigma), d the damage;
 * optionally (``intact_mobility`` m0 < 1) the metal needs room: its front advances into

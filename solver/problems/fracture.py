@@ -138,13 +138,12 @@ class FractureProblem:
 
         # ---- material data
         self.law = el.material_field(mesh, geo.cell_tags, constitutive_data(geo, materials))
+        self.phase = None  # (h(xi), the metal's law): the deposit is a second, intact phase
         if phase is not None:
             if self.law.anisotropic:
                 raise ValueError("a phase-dependent stiffness needs isotropic materials")
             xi, (lm, mm) = phase
-            hx = h_phase(xi)
-            self.law = el.ElasticMaterialField(lmbda=hx * lm + (1 - hx) * self.law.lmbda,
-                                               mu=hx * mm + (1 - hx) * self.law.mu)
+            self.phase = (h_phase(xi), el.ElasticMaterialField(lmbda=lm, mu=mm))
         gc, self.A = self._toughness()
         self.g = fr.Degradation(self.model, self.k, self._a1() if self.model == "PFCZM"
                                 else None, cfg.softening or "linear")
@@ -167,8 +166,9 @@ class FractureProblem:
         self.psi_pos, _ = fr.split_energy(self.eps, self.law, self.split, dim, reg)
         if cfg.driving_force == "rankine":  # with the history field (checks.py)
             self.psi_pos = fr.rankine_driving(self.eps, self.law, dim, RANKINE_REG)
-        self.psi_el = fr.elastic_energy_density(self.eps, d, self.law, self.split, dim,
-                                                self.g, reg)
+        if self.phase is not None:  # only the solid's share of the cell drives its damage
+            self.psi_pos = (1 - self.phase[0]) * self.psi_pos
+        self.psi_el = self._energy_density(self.eps, reg)
         if self.history:
             Qe = basix.ufl.quadrature_element(mesh.basix_cell(), value_shape=(), degree=q)
             self.VH = dolfinx.fem.functionspace(mesh, Qe)
@@ -244,8 +244,19 @@ class FractureProblem:
         """The degraded stress d psi_el / d eps (3x3 UFL), e.g. for a kinetics coupling."""
         e = ufl.variable(self.eps)
         reg = SPECTRAL_REG if self.split == "spectral" else 0.0
-        psi = fr.elastic_energy_density(e, self.d, self.law, self.split, self.dim, self.g, reg)
-        return ufl.diff(psi, e)
+        return ufl.diff(self._energy_density(e, reg), e)
+
+    def _energy_density(self, eps, reg: float):
+        """The elastic energy density: g(d) psi+ + psi- of the cell's material, or with a
+        phase field (M6) h(xi) psi_metal + (1 - h(xi)) (g(d) psi+ + psi-): the damage
+        degrades the solid only, the deposit is intact metal, even inside a crack (a
+        deposit that fills a crack wedges it open; fr.two_phase_energy_density)."""
+        if self.phase is None:
+            return fr.elastic_energy_density(eps, self.d, self.law, self.split, self.dim,
+                                             self.g, reg)
+        hx, metal = self.phase
+        return fr.two_phase_energy_density(eps, self.d, self.law, metal, hx, self.split,
+                                           self.dim, self.g, reg)
 
     def snapshot(self) -> dict:
         """Everything a step changes (fields, history, predictor and peak state), so that a
