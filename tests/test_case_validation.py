@@ -235,6 +235,25 @@ def test_physics_exactly_one_and_phase_field_needs_electrolyte():
     _bad(bad_override, "physics.electrodeposition.overrides.kapa0", "kappa0")
 
 
+def test_potential_or_current_exactly_one():
+    """Phase-field deposition is either potentiostatic or galvanostatic: both controls, or
+    neither, are refused with the two key names; a current density that no flat front can
+    carry within +-5 V is refused with its key."""
+    def both(d):
+        d["physics"] = {"electrodeposition": {"applied_potential": -0.1,
+                                              "applied_current_density": 100.0}}
+    _bad(both, "physics.electrodeposition", "applied_current_density")
+
+    def neither(d):
+        d["physics"] = {"electrodeposition": {"formulation": "chen"}}
+    _bad(neither, "physics.electrodeposition", "applied_potential")
+
+    def huge(d):
+        d["physics"] = {"electrodeposition": {"applied_current_density": 1e7,
+                                              "overrides": {"L_eta": 1e-300}}}
+    _bad(huge, "physics.electrodeposition.applied_current_density", "L_eta")
+
+
 SEED001 = yaml.safe_load((ROOT / "cases" / "seed001_li_quick.yaml").read_text())
 
 

@@ -117,7 +117,7 @@ def check_case(case) -> None:
 ELECTRODEPOSITION_METRICS = ["interface_height_max_m", "interface_height_min_m",
                              "roughness_m", "deposited_volume_m3", "reaction_current_A",
                              "concentration_min_mol_m3", "concentration_max_mol_m3",
-                             "metal_occupancy_min"]
+                             "metal_occupancy_min", "electrode_potential_V"]
 
 
 DEPOSITION_FRACTURE_METRICS = ["dendrite_tip_m", "crack_tip_m", "coupling_iterations"]
@@ -180,6 +180,19 @@ def _check_electrodeposition(case, mats, stop: bool = True) -> None:
         if k not in fields:
             raise CaseError(f"{key}.overrides.{k}: not a model parameter here; use one of "
                             f"{', '.join(sorted(fields))}")
+    cfg = case.physics.electrodeposition
+    if cfg.applied_current_density is not None:
+        from solver.physics.electrodeposition import planar_overpotential
+        try:
+            params = ElectrodepositionParameters.from_hong2018(**cfg.overrides)
+        except ValueError as e:
+            raise CaseError(f"{key}.overrides: {e}") from None
+        try:
+            planar_overpotential(params, cfg.applied_current_density)
+        except ValueError:
+            raise CaseError(f"{key}.applied_current_density: {cfg.applied_current_density:g} "
+                            "A/m^2 needs an overpotential beyond +-5 V for a flat front; "
+                            "lower it or raise overrides.L_eta") from None
     el = g.electrolyte.material
     for prop in ("cation_diffusivity", "ionic_conductivity"):
         if getattr(mats[el], prop + "_plane") is not None and getattr(mats[el], prop) is None:

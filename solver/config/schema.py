@@ -403,13 +403,21 @@ class Electrodeposition(Strict):
 
     The metal is region 'metal' (xi = 1), everything above is electrolyte or coating
     (xi = 0) with the coating materials' cation_diffusivity and ionic_conductivity. The
-    electrode (bottom) is held at applied_potential, the electrolyte top at c = c0, phi = 0."""
+    electrode (bottom) is held at applied_potential (potentiostatic), or at the potential
+    that carries applied_current_density (galvanostatic, A/m^2 of electrode, > 0 plating),
+    the electrolyte top at c = c0, phi = 0."""
 
     parameters: Literal["hong2018"] = "hong2018"
     # chen: unknowns (xi, c, phi), Chen et al. 2015; grand_potential: (xi, mu, phi), Hong &
     # Viswanathan 2018's MOOSE model (cation concentration positive by construction)
     formulation: Literal["chen", "grand_potential"] = "chen"
-    applied_potential: Annotated[float, Field(ge=-5.0, le=5.0, allow_inf_nan=False)]  # V
+    applied_potential: Annotated[float, Field(ge=-5.0, le=5.0, allow_inf_nan=False)] | None \
+        = None  # V
+    # galvanostatic control: A/m^2 of electrode (> 0 plating, < 0 stripping); the electrode
+    # potential is solved for every step to current_tolerance (relative)
+    applied_current_density: Annotated[float, Field(ge=-1e7, le=1e7,
+                                                    allow_inf_nan=False)] | None = None
+    current_tolerance: Annotated[float, Field(gt=0.0, le=0.1)] = 1.0e-4
     equilibrium_potential: Annotated[float, Field(ge=-5.0, le=5.0, allow_inf_nan=False)] = 0.0
     anisotropy: Anisotropy = Anisotropy()
     noise: Noise = Noise()
@@ -421,6 +429,13 @@ class Electrodeposition(Strict):
     solver: DepositionSolver = DepositionSolver()
     mechanics: DepositionMechanics | None = None  # M4 (stress-coupled deposition)
     cracking: DepositionCracking | None = None  # M6 (with physics.fracture)
+
+    @model_validator(mode="after")
+    def _one_control(self):
+        if (self.applied_potential is None) == (self.applied_current_density is None):
+            raise ValueError("give exactly one of applied_potential (V, potentiostatic) or "
+                             "applied_current_density (A/m^2, galvanostatic)")
+        return self
 
 
 class CohesiveLaw(Strict):

@@ -346,6 +346,38 @@ def butler_volmer(c, eta, alpha):
     return ufl.exp((1 - alpha) * eta) - c * ufl.exp(-alpha * eta)
 
 
+def planar_current_density(params: ElectrodepositionParameters, eta: float) -> float:
+    """Current density (A/m^2, > 0 plating) of a flat front at the uniform overpotential
+    eta (V) in the fast-transport limit: i = n F c_s v with the travelling-wave speed
+    v = -6 l L_eta B(eta), B(eta) = exp((1-a) f eta) - exp(-a f eta), f = nF/RT,
+    l = sqrt(kappa0/(2W)) (derivation in docs/electrodeposition.md, section 6)."""
+    f = 1.0 / params.thermal_voltage
+    a = params.alpha
+    B = math.exp((1 - a) * f * eta) - math.exp(-a * f * eta)
+    return -params.n * FARADAY * params.c_s * 6 * params.interface_width * params.L_eta * B
+
+
+def planar_overpotential(params: ElectrodepositionParameters, current_density: float) -> float:
+    """The inverse of ``planar_current_density``: the overpotential (V) at which a flat front
+    carries ``current_density`` (A/m^2, > 0 plating) with fast transport. A starting value
+    for galvanostatic runs (the ohmic drop and transport limits come on top). Bisection on
+    the monotone B (eta < 0 for plating)."""
+    lo, hi = -5.0, 5.0  # V; i(-5 V) and i(5 V) bound every finite request in practice
+    target = float(current_density)
+    if not planar_current_density(params, hi) < target < planar_current_density(params, lo):
+        raise ValueError(f"current density {target:g} A/m^2 is beyond the Butler-Volmer "
+                         "range of +-5 V")
+    for _ in range(200):  # i decreases with eta
+        mid = 0.5 * (lo + hi)
+        if planar_current_density(params, mid) > target:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-15:
+            break
+    return 0.5 * (lo + hi)
+
+
 def liquid_concentration(mu, theta):
     """c_l/c0 of the electrolyte's lattice gas at dimensionless chemical potential mu~:
     1 / (theta + (1 - theta) exp(-mu~)), theta = c0/c_max. 1 at mu~ = 0, increasing,

@@ -4,7 +4,10 @@ Wraps ``physics.electrodeposition.residual`` (monolithic backward Euler in xi, c
 phi~ = phi nF/RT on a mixed P1^3 space) in a DOLFINx NonlinearProblem (SNES newtonls + MUMPS
 under one options prefix). Boundaries (a facet tag of ``facet_tags`` or a marker x -> bool):
 ``electrolyte``: the fields in ``electrolyte_fields`` held at c = c0 and phi = 0 (reference);
-``metal``: phi = E_applied. Everything else is zero flux. Growth direction: +x in 1D, +y in
+``metal``: phi = E_applied, or (``current``, galvanostatic) phi = E(t), the electrode
+potential that makes the reaction current n F c_s d/dt int xi equal the applied current
+density times the electrode's area, found per step by a secant iteration on E around the
+Newton solve (``_galvanostatic``). Everything else is zero flux. Growth direction: +x in 1D, +y in
 2D (+z in 3D). docs/electrodeposition.md, section 6, lists the metrics and their units.
 
 Time levels: ``solve(t)`` steps from the last *accepted* state (u_n, time t_n) to t. A solve
@@ -35,6 +38,10 @@ from solver.physics import electrodeposition as ed
 
 DEFAULTS = popts.ELECTRODEPOSITION
 MU_STEP = 4.0  # largest change of mu~ = mu/RT in one Newton iteration (grand potential)
+# galvanostatic control: the most secant iterations on the electrode potential per solve,
+# the largest potential change per iteration (in RT/nF: 8 ~ 0.2 V) and the number of
+# halvings towards the last converged potential after a failed Newton solve
+POTENTIAL_ITERATIONS, POTENTIAL_STEP, POTENTIAL_HALVINGS = 25, 8.0, 4
 # groups passed to the form as Constants: one compiled kernel for every parameter set
 _CONSTANT_GROUPS = ("A_W", "A_kappa", "A_eta", "D_solid", "D_liquid", "sigma_solid",
                     "sigma_liquid", "site_ratio", "Pi", "alpha", "eta_offset",
@@ -86,7 +93,8 @@ class ElectrodepositionProblem:
                  electrolyte_fields=("c", "phi"), phi0=None, region_coefficients=None,
                  petsc_options=None, prefix="electrodeposition_", quadrature_degree=4,
                  t0=0.0, noise: tuple[float, int] | None = None, bv_shift=None,
-                 linear: str = "direct", mechanics=None, mobility=None):
+                 linear: str = "direct", mechanics=None, mobility=None,
+                 current: float | None = None, current_tolerance: float = 1.0e-6):
         """xi0(x), phi0(x) (V): callables on coordinates (3, N) in metres; without phi0
         the initial potential is the ohmic one (``_conduction``). region_coefficients:
         {key: SI field} as in ``residual``, or {key: {cell tag: SI value}} (DG0 from
@@ -97,7 +105,12 @@ class ElectrodepositionProblem:
         ``build(V, xi, w, v) -> (F, bv_shift, bcs)``, called with the field's sub-space, the
         live xi, the field and its test function; F is added to the residual, bv_shift
         replaces the argument of that name, bcs are the field's Dirichlet conditions.
-        mobility: optional dimensionless UFL field scaling the rate of xi (``ed.residual``)."""
+        mobility: optional dimensionless UFL field scaling the rate of xi (``ed.residual``).
+        current: galvanostatic control, the applied current density in A/m^2 of the
+        ``metal`` boundary (> 0 plating, < 0 stripping); params.E_applied is then only the
+        starting potential. Every step solves for the electrode potential too, until the
+        step's reaction current is within ``current_tolerance`` (relative, or of the
+        exchange-like scale n F c_s 6 l L_eta for a zero current) of the target."""
         self.mesh, self.params, self.prefix, self.comm = mesh, params, prefix, mesh.comm
         G = self.G = params.nondimensional()
         # the second unknown in the bulk electrolyte: c~ = 1 (Chen) or mu~ = 0 (grand pot.)
@@ -114,6 +127,8 @@ class ElectrodepositionProblem:
         Gc = dataclasses.replace(G, **{k: dolfinx.fem.Constant(mesh, float(getattr(G, k)))
                                        for k in _CONSTANT_GROUPS})
         self._phi_data = []  # (value, facets) of the potential's Dirichlet conditions
+        self._E = self._metal_dofs = None  # the electrode potential (Constant) and its dofs
+        self._ohmic = None  # the ohmic potential's linear problem (_conduction)
         self.bcs = self._dirichlet(facet_tags, electrolyte, metal, electrolyte_fields)
         self.dx = ufl.Measure("dx", domain=mesh,
                               metadata={"quadrature_degree": quadrature_degree})
@@ -122,8 +137,8 @@ class ElectrodepositionProblem:
         self.u.sub(1).interpolate(lambda x: np.full(x.shape[1], self._bulk_value))
         if phi0 is not None:
             self.u.sub(2).interpolate(lambda x: np.asarray(phi0(x)) / G.potential_scale)
-        else:
-            self._conduction(Gc, rc)
+        if phi0 is None or current is not None:
+            self._conduction(Gc, rc, apply=phi0 is None)
         for bc in self.bcs:
             bc.set(self.u.x.array)
         self.u.x.scatter_forward()
@@ -175,10 +190,129 @@ class ElectrodepositionProblem:
         self._Vxi, xi_map = self.W.sub(0).collapse()
         self._xi_map = np.asarray(xi_map, dtype=np.int32).reshape(-1)
         self._c_map = np.asarray(self.W.sub(1).collapse()[1], dtype=np.int32).reshape(-1)
+        self._current = None
+        if current is not None:
+            self._galvanostat(float(current), float(current_tolerance))
         if G.formulation != "chen":
             n_owned = self.W.dofmap.index_map.size_local * self.W.dofmap.index_map_bs
             self._mu_owned = self._c_map[self._c_map < n_owned]
             self.snes.setLineSearchPreCheck(self._limit_mu_step)
+
+    def _galvanostat(self, density: float, tol: float) -> None:
+        """Set up galvanostatic control: the target reaction current (A per m^(d-1) of
+        depth: the density times the measure of the ``metal`` boundary), the tolerance and
+        the current scale of the secant's asinh transform."""
+        if self._E is None:
+            raise ValueError("galvanostatic control (current) needs the metal boundary, "
+                             "where the electrode potential is applied")
+        if not (math.isfinite(density) and tol > 0):
+            raise ValueError(f"current {density!r} must be finite and current_tolerance "
+                             f"{tol!r} > 0")
+        fdim = self.tdim - 1
+        tags = dolfinx.mesh.meshtags(self.mesh, fdim, self._metal_facets,
+                                     np.ones(len(self._metal_facets), dtype=np.int32))
+        ds = ufl.Measure("ds", domain=self.mesh, subdomain_data=tags)
+        one = dolfinx.fem.Constant(self.mesh, 1.0)
+        area = assemble_scalar(dolfinx.fem.form(one * ds(1)))
+        p = self.params
+        nFcs = p.n * ed.FARADAY * p.c_s
+        scale = nFcs * 6 * p.interface_width * p.L_eta * area  # current at |B| = 1, A
+        self._current = (density * area, tol, scale)
+
+    def electrode_potential(self, u=None) -> float:
+        """The metal's applied potential (V) held in ``u`` (default: the live solution),
+        NaN without a metal boundary."""
+        if self._metal_dofs is None:
+            return math.nan
+        arr = (self.u if u is None else u).x.array[self._metal_dofs]
+        big = self.comm.allreduce(float(arr.max()) if len(arr) else -math.inf, op=MPI.MAX)
+        return big * self.G.potential_scale if math.isfinite(big) else math.nan
+
+    def _galvanostatic(self, t: float) -> dict:
+        """One step under galvanostatic control: find the electrode potential E at which the
+        step's reaction current I(E) = n F c_s (int xi - int xi_n) / dt equals the target,
+        with a full Newton solve per iterate (each from the previous iterate's solution).
+        I(E) falls monotonically with E. The residual is r(E) = asinh(I/I_s) -
+        asinh(I_t/I_s), ~ ln I for |I| >> I_s. Each proposal is the model step: the E at
+        which the flat fast-transport front (``ed.planar_current_density``), scaled to the
+        measured current, carries the target; once iterates lie on both sides of the
+        target, a proposal outside that bracket is replaced by regula falsi (Illinois).
+        Changes are capped at POTENTIAL_STEP; a failed Newton solve halves the change back
+        towards the last converged iterate; no convergence in POTENTIAL_ITERATIONS raises
+        ConvergenceError (the Stepper then cuts dt)."""
+        target, tol, scale = self._current
+        p, VT = self.params, self.G.potential_scale
+        nFcs = p.n * ed.FARADAY * p.c_s
+        area = scale / (nFcs * 6 * p.interface_width * p.L_eta)
+        dt = float(self.dt.value)
+        int_n = assemble_scalar(self._int_xi_n)
+        i_s = max(1e-2 * abs(target), 1e-3 * scale)
+        allowed = tol * max(abs(target), 1e-3 * scale)
+
+        def r(current):
+            return math.asinh(current / i_s) - math.asinh(target / i_s)
+
+        def model_step(E, current):
+            """The flat-front model through the measured point, solved for the target."""
+            planar = area * ed.planar_current_density(p, E * VT - p.E_eq)
+            if not (planar != 0 and current / planar > 0):
+                return None
+            try:
+                return (p.E_eq + ed.planar_overpotential(p, target * planar / current
+                                                         / area)) / VT
+            except ValueError:
+                return None
+
+        E = float(self._E.value)
+        E_u = self.electrode_potential() / VT  # the potential that u holds
+        psi, vmap = self._potential_shape()
+        lo = hi = None  # (E, r) with r > 0 (current above the target) and r < 0
+        kept = [None, 0]  # Illinois: the bracket end kept last and how often in a row
+        good = None
+        its = lin = halvings = 0
+        for k in range(1, POTENTIAL_ITERATIONS + 1):
+            self._E.value = E
+            self.u.x.array[vmap] += (E - E_u) * psi  # start consistent with the new E
+            E_u = E
+            try:
+                info = self._newton_once(t)
+            except ConvergenceError:  # u is back at the accepted state
+                E_u = self.electrode_potential() / VT
+                if good is None or halvings >= POTENTIAL_HALVINGS:
+                    raise
+                halvings += 1
+                E = 0.5 * (E + good[0])
+                continue
+            its, lin = its + info["newton_iterations"], lin + info["linear_iterations"]
+            current = nFcs * (assemble_scalar(self._int_xi) - int_n) / dt
+            if abs(current - target) <= allowed:
+                info.update(newton_iterations=its, linear_iterations=lin,
+                            potential_iterations=k)
+                return info
+            good = (E, r(current))
+            end = "lo" if good[1] > 0 else "hi"
+            kept = [kept[0], kept[1] + 1] if kept[0] == end else [end, 1]
+            if end == "lo":
+                lo = good
+            else:
+                hi = good
+            step = model_step(E, current)
+            if lo is not None and hi is not None:
+                a, b = sorted((lo[0], hi[0]))
+                if step is None or not a < step < b:
+                    rl, rh = lo[1], hi[1]  # halve the stale end's residual (Illinois)
+                    if kept[1] >= 2:
+                        rl, rh = (rl, 0.5 * rh) if kept[0] == "lo" else (0.5 * rl, rh)
+                    step = lo[0] - rl * (hi[0] - lo[0]) / (rh - rl)
+            elif step is None:  # Tafel slope: -alpha (plating) or -(1 - alpha)
+                slope = -self.G.alpha if good[1] > 0 else -(1 - self.G.alpha)
+                step = E - good[1] / slope
+            E = E + max(-POTENTIAL_STEP, min(POTENTIAL_STEP, step - E))
+        self.u.x.array[:] = self.u_n.x.array
+        raise ConvergenceError(
+            f"electrodeposition: galvanostatic control did not find the electrode potential "
+            f"in {POTENTIAL_ITERATIONS} iterations at t={t:.6g} s, dt={dt:.3g} s (last "
+            f"{good[0] * VT:.4g} V)", field="electrodeposition")
 
     def _field_split(self, names) -> None:
         """Give a fieldsplit preconditioner the global dof index sets of the three fields
@@ -233,18 +367,23 @@ class ElectrodepositionProblem:
                 self._phi_data.append((0.0, f))
         if metal is not None:
             f = facets(metal)
-            out.append(bc(2, self.G.phi_applied, f))
+            self._E = dolfinx.fem.Constant(self.mesh, float(self.G.phi_applied))
+            self._metal_dofs = dolfinx.fem.locate_dofs_topological(self.W.sub(2), fdim, f)
+            # galvanostatic control moves the Constant
+            out.append(dolfinx.fem.dirichletbc(self._E, self._metal_dofs, self.W.sub(2)))
             self._phi_data.append((self.G.phi_applied, f))
+            self._metal_facets = np.unique(f).astype(np.int32)
         return out
 
-    def _conduction(self, Gc, rc):
+    def _conduction(self, Gc, rc, apply: bool = True):
         """Initial potential: div(sigma_eff(xi0) grad phi) = 0 with the Dirichlet data
-        (0 without any), so that the first Newton solve starts near the ohmic state."""
+        (0 without any), so that the first Newton solve starts near the ohmic state. The
+        linear problem is kept for galvanostatic control (``_potential_shape``)."""
         V, vmap = self.W.sub(2).collapse()
         fdim = self.tdim - 1
-        bcs = [dolfinx.fem.dirichletbc(dolfinx.fem.Constant(self.mesh, float(value)),
-                                       dolfinx.fem.locate_dofs_topological(V, fdim, f), V)
-               for value, f in self._phi_data]
+        values = [dolfinx.fem.Constant(self.mesh, float(value)) for value, _ in self._phi_data]
+        bcs = [dolfinx.fem.dirichletbc(g, dolfinx.fem.locate_dofs_topological(V, fdim, f), V)
+               for g, (_, f) in zip(values, self._phi_data, strict=True)]
         if not bcs:
             return
         sg = ed.interp(ed.h(ufl.split(self.u)[0]),
@@ -258,10 +397,21 @@ class ElectrodepositionProblem:
             ufl.inner(ed.flux(sg, ufl.grad(p)), ufl.grad(q)) * self.dx, zero * q * self.dx,
             bcs=bcs,
             petsc_options_prefix=self.prefix + "conduction_", petsc_options=popts.DIRECT)
-        phi = lp.solve()
-        self.u.x.array[np.asarray(vmap, dtype=np.int32).reshape(-1)] = phi.x.array
-        for obj in (lp.solver, lp.A, lp.b, lp.x):
-            obj.destroy()
+        self._ohmic = (lp, values, np.asarray(vmap, dtype=np.int32).reshape(-1))
+        if apply:
+            self.u.x.array[self._ohmic[2]] = lp.solve().x.array
+
+    def _potential_shape(self) -> np.ndarray:
+        """psi: how the ohmic potential of the present xi changes per unit change of the
+        electrode potential (psi = 1 on the metal boundary, 0 on the other potential
+        conditions), at the potential's dofs of u. Galvanostatic control adds dE psi to phi
+        when it moves E, so that Newton starts consistent with the new boundary value (a
+        bare jump of the boundary value gives a first residual dominated by the metal's
+        conduction, and the relative tolerance then leaves the current inexact)."""
+        lp, values, vmap = self._ohmic
+        for g in values:  # the metal's condition is the last one (_dirichlet)
+            g.value = 1.0 if g is values[-1] else 0.0
+        return lp.solve().x.array.copy(), vmap
 
     def _regions(self, rc, cell_tags):
         out = {}
@@ -334,6 +484,8 @@ class ElectrodepositionProblem:
         if not dt > 0:
             raise ValueError(f"electrodeposition: time {t} is not after {self._t_n}")
         self.dt.value = dt
+        if self._current is not None:  # start from the accepted electrode potential
+            self._E.value = self.electrode_potential(self.u_n) / self.G.potential_scale
         if self._noise is not None:
             r, _, seed, X = self._noise
             r.x.array[:] = position_noise(X, seed, t)
@@ -342,8 +494,14 @@ class ElectrodepositionProblem:
 
     def newton(self, t: float) -> dict:
         """One Newton solve of the step begun by ``begin_step(t)``, from the current ``u``
-        (a coupling loop calls it again with updated coefficients). On failure ``u`` is
-        reset to the accepted state and ConvergenceError raised."""
+        (a coupling loop calls it again with updated coefficients); under galvanostatic
+        control, the secant iteration on the electrode potential around it. On failure
+        ``u`` is reset to the accepted state and ConvergenceError raised."""
+        if self._current is not None:
+            return self._galvanostatic(t)
+        return self._newton_once(t)
+
+    def _newton_once(self, t: float) -> dict:
         dt = float(self.dt.value)
         reason, its, lin = popts.solve_nonlinear(self._problem)  # -100: a PETSc error
         if reason <= 0:
@@ -413,6 +571,7 @@ class ElectrodepositionProblem:
             "concentration_max_mol_m3": self.comm.allreduce(
                 float(c.max()) if nc else -math.inf, op=MPI.MAX),
             "metal_occupancy_min": self._occupancy_min(),
+            "electrode_potential_V": self.electrode_potential(),
             **self._front_metrics(pts, hit),
         }
 
@@ -433,6 +592,11 @@ class ElectrodepositionProblem:
         return self.comm.allreduce(float(occ.min()) if len(occ) else math.inf, op=MPI.MIN)
 
     def destroy(self) -> None:
+        if getattr(self, "_ohmic", None) is not None:
+            lp = self._ohmic[0]
+            for obj in (lp.solver, lp.A, lp.b, lp.x):
+                obj.destroy()
+            self._ohmic = None
         popts.destroy_nonlinear(self._problem, self.prefix, self._options)
 
 

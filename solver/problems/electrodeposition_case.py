@@ -22,7 +22,8 @@ from mpi4py import MPI
 from solver.io import figures
 from solver.materials import stiffness
 from solver.physics.electrodeposition import (ElectrodepositionParameters,
-                                              conduction_plane_tensor, equilibrium_profile)
+                                              conduction_plane_tensor, equilibrium_profile,
+                                              planar_overpotential)
 from solver.problems.electrodeposition import ElectrodepositionProblem
 
 log = logging.getLogger("solver.problems.electrodeposition")
@@ -74,8 +75,14 @@ class ElectrodepositionRun(ElectrodepositionProblem):
         cfg = case.physics.electrodeposition
         an = cfg.anisotropy
         params = ElectrodepositionParameters.from_hong2018(
-            **cfg.overrides, E_applied=cfg.applied_potential, E_eq=cfg.equilibrium_potential,
-            delta=an.strength, omega=an.mode, theta0=an.angle, formulation=cfg.formulation)
+            **cfg.overrides, E_applied=cfg.applied_potential or 0.0,
+            E_eq=cfg.equilibrium_potential, delta=an.strength, omega=an.mode,
+            theta0=an.angle, formulation=cfg.formulation)
+        galvanostatic = {}
+        if cfg.applied_current_density is not None:  # start at the flat front's potential
+            i = cfg.applied_current_density
+            params = params.replace(E_applied=params.E_eq + planar_overpotential(params, i))
+            galvanostatic = dict(current=i, current_tolerance=cfg.current_tolerance)
         ell = math.sqrt(params.kappa0 / (2 * params.W))
         axis = geo.dim - 1
         height = geo.surface_height
@@ -108,7 +115,7 @@ class ElectrodepositionRun(ElectrodepositionProblem):
                       electrolyte=geo.boundaries["top"], metal=geo.boundaries["bottom"],
                       region_coefficients=coat or None,
                       petsc_options=cfg.solver.petsc_options, linear=cfg.solver.linear,
-                      noise=(cfg.noise.amplitude, cfg.noise.seed))
+                      noise=(cfg.noise.amplitude, cfg.noise.seed), **galvanostatic)
         return params, ell, kwargs
 
     # ------------------------------------------------------------------ run hooks
@@ -127,13 +134,16 @@ class ElectrodepositionRun(ElectrodepositionProblem):
         second = "c" if self.G.formulation == "chen" else "mu"
         return (f"electrodeposition ({self.G.formulation}): P1 (xi, {second}, phi), "
                 f"{self.n_dofs} dofs, interface width {width:.3g} m ({width / hmean:.1f} "
-                f"cells across), E = {self.params.E_applied:g} V")
+                f"cells across), " + (f"E = {self.params.E_applied:g} V" if self._current
+                                      is None else "galvanostatic, "
+                                      f"i = {self.case.physics.electrodeposition.applied_current_density:g} A/m^2"))
 
     def history_columns(self) -> list[str]:
         coated = ["coating_clearance_m"] if self.geo.coating_top_height is not None else []
         return ["interface_height_max_m", "interface_height_min_m", "roughness_m",
                 "deposited_volume_m3", "reaction_current_A", "concentration_min_mol_m3",
-                "concentration_max_mol_m3", "metal_occupancy_min"] + coated
+                "concentration_max_mol_m3", "metal_occupancy_min",
+                "electrode_potential_V"] + coated
 
     def output_groups(self) -> dict[str, list[dolfinx.fem.Function]]:
         if not hasattr(self, "_outs"):
