@@ -134,9 +134,12 @@ class ElectrodepositionRun(ElectrodepositionProblem):
         second = "c" if self.G.formulation == "chen" else "mu"
         return (f"electrodeposition ({self.G.formulation}): P1 (xi, {second}, phi), "
                 f"{self.n_dofs} dofs, interface width {width:.3g} m ({width / hmean:.1f} "
-                f"cells across), " + (f"E = {self.params.E_applied:g} V" if self._current
-                                      is None else "galvanostatic, "
-                                      f"i = {self.case.physics.electrodeposition.applied_current_density:g} A/m^2"))
+                f"cells across), {self._control()}")
+
+    def _control(self) -> str:
+        i = self.case.physics.electrodeposition.applied_current_density
+        return (f"E = {self.params.E_applied:g} V" if i is None
+                else f"galvanostatic, i = {i:g} A/m^2")
 
     def history_columns(self) -> list[str]:
         coated = ["coating_clearance_m"] if self.geo.coating_top_height is not None else []
