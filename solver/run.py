@@ -187,6 +187,8 @@ def _solve(case: Case, out: RunDirectory, comm, restart: bool, trap) -> tuple[di
                             "newton_iterations": si.newton_iterations,
                             "linear_iterations": si.linear_iterations,
                             "attempts": si.attempts, "wall_time_s": si.wall_time_s, **last})
+        if hasattr(problem, "after_step"):
+            problem.after_step(si, out)
         if writers:
             problem.update_outputs()  # the functions the writers hold
             for w in writers:

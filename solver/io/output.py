@@ -6,6 +6,8 @@
     fields/*.bp    VTX (ParaView), one file per element family
     history.csv    one row per step
     interface_stress.csv  stress along the metal/coating interface (elasticity)
+    interface_concentration[_early].csv  c along the xi = 1/2 line (phase field: final,
+                   and after the first step)
     metrics.json   flat JSON, SI units, written last and atomically
     figures/*.png
     checkpoint/    (run-lifecycle issue)
@@ -32,6 +34,7 @@ MARKER = ".solver-run"
 # What a fresh run removes from an earlier run's directory (nothing else is touched).
 GENERATED = ("checkpoint/step-*", "checkpoint/.tmp-*", "checkpoint/latest", "fields/*.bp",
              "fields/regions.json", "figures/*.png", "history.csv", "interface_stress.csv",
+             "interface_concentration.csv", "interface_concentration_early.csv",
              "metrics.json")
 
 

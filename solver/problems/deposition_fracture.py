@@ -264,6 +264,9 @@ class DepositionFractureProblem:
         self.ed.update_outputs()
         self.frac.update_outputs()
 
+    def after_step(self, si, out) -> None:
+        self.ed.after_step(si, out)
+
     def finish(self, out, draw: bool) -> dict:
         extra = dict(self.ed.finish(out, draw) or {})
         extra.update(self.frac.finish(out, draw) or {})

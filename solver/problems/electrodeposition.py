@@ -48,20 +48,26 @@ _CONSTANT_GROUPS = ("A_W", "A_kappa", "A_eta", "D_solid", "D_liquid", "sigma_sol
                     "liquid_site_fraction", "solid_susceptibility")
 
 
-def crossings(V, xi: np.ndarray):
+def crossings(V, xi: np.ndarray, values: np.ndarray | None = None):
     """Points where xi = 1/2 on the edges (vertex pairs) of this rank's owned cells, linear
     in the P1 values ``xi`` of V's local dofs: (cells, pairs, gdim) points and a
-    (cells, pairs) mask of the edges that cross."""
+    (cells, pairs) mask of the edges that cross; with ``values`` (another P1 field's local
+    dof values) also that field at the points, interpolated along the same edges."""
     mesh = V.mesh
     X = V.tabulate_dof_coordinates()[:, : mesh.geometry.dim]
     cells = V.dofmap.list[: mesh.topology.index_map(mesh.topology.dim).size_local]
-    pts, hit = [], []
+    pts, hit, val = [], [], []
     for i, j in itertools.combinations(range(cells.shape[1]), 2):
         a, b = xi[cells[:, i]], xi[cells[:, j]]
         m = ((a - 0.5) * (b - 0.5) <= 0) & (a != b)
         s = np.where(m, (0.5 - a) / np.where(m, b - a, 1.0), 0.0)[:, None]
         pts.append(X[cells[:, i]] + s * (X[cells[:, j]] - X[cells[:, i]]))
         hit.append(m)
+        if values is not None:
+            va, vb = values[cells[:, i]], values[cells[:, j]]
+            val.append(va + s[:, 0] * (vb - va))
+    if values is not None:
+        return np.stack(pts, 1), np.stack(hit, 1), np.stack(val, 1)
     return np.stack(pts, 1), np.stack(hit, 1)
 
 
@@ -521,6 +527,21 @@ class ElectrodepositionProblem:
     def _crossings(self):
         """Points where xi = 1/2 on the edges of this rank's owned cells (``crossings``)."""
         return crossings(self._Vxi, self.u.x.array[self._xi_map])
+
+    def interface_concentration(self) -> np.ndarray:
+        """This rank's points of the xi = 1/2 line with the cation concentration there
+        (mol/m^3), rows (coordinates..., c): Chen's c, or the electrolyte phase's c_l(mu)
+        of the grand potential (the concentration the interface's chemical potential
+        stands for on the electrolyte side). Seed 000 Fig. 4d plots this at an early time."""
+        G = self.G
+        second = self.u.x.array[self._c_map]
+        if G.formulation == "chen":
+            c = second * G.concentration_scale
+        else:
+            c = np.asarray(ed.liquid_concentration(second, G.liquid_site_fraction)) \
+                * G.concentration_scale
+        pts, hit, val = crossings(self._Vxi, self.u.x.array[self._xi_map], c)
+        return np.column_stack([pts[hit][:, : self.tdim], val[hit]])
 
     def _roughness(self, pts, hit, axis: int) -> float:
         """Std of the height y(x) of the xi = 1/2 line weighted by its x extent (on

@@ -168,7 +168,31 @@ class ElectrodepositionRun(ElectrodepositionProblem):
         for f in (fx, fc, fp):
             f.x.scatter_forward()
 
+    def interface_profile(self, out, name: str) -> None:
+        """Write ``name`` (csv): the cation concentration along the xi = 1/2 line, one row
+        per point (coordinates, c in mol/m^3), sorted along x; a point on an edge shared by
+        two cells comes once."""
+        rows = self.comm.gather(self.interface_concentration(), root=0)
+        data = []
+        if self.comm.rank == 0:
+            data = np.vstack(rows)
+            key = np.round(data[:, : self.tdim] / 1e-13).astype(np.int64)
+            _, first = np.unique(key, axis=0, return_index=True)
+            data = data[first]
+            data = data[np.argsort(data[:, 0], kind="stable")]
+        header = ["x_m", "y_m", "z_m"][: self.tdim] + ["concentration_mol_m3"]
+        out.write_csv(name, header, data)
+
+    def after_step(self, si, out) -> None:
+        """After the first step of a run (not of a restart): the early concentration
+        profile along the interface (seed 000 Fig. 4d), interface_concentration_early.csv."""
+        if si.step == 1:
+            self.interface_profile(out, "interface_concentration_early.csv")
+
     def finish(self, out, draw: bool) -> dict:
+        self.interface_profile(out, "interface_concentration.csv")
+        if draw and self.comm.rank == 0:
+            self._draw_profiles(out)
         if draw:
             self.output_groups()
             self.update_outputs()
@@ -191,3 +215,22 @@ class ElectrodepositionRun(ElectrodepositionProblem):
                     log.error(f"figures could not be drawn ({type(e).__name__}: {e})")
             self.comm.barrier()
         return {}
+
+    def _draw_profiles(self, out) -> None:
+        """interface_concentration.png: the early and the final profile against x (rank 0)."""
+        series = {}
+        for label, name in (("after the first step", "interface_concentration_early.csv"),
+                            ("final", "interface_concentration.csv")):
+            path = out.path / name
+            if path.exists():
+                d = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+                if len(d):
+                    series[label] = (d[:, 0], d[:, -1])
+        if not series or self.tdim == 1:
+            return
+        try:
+            figures.plot_profile(out.figures / "interface_concentration.png", series,
+                                 "x (um)", "c at xi = 1/2 (mol/m^3)",
+                                 "cation concentration along the interface", xscale=1e6)
+        except Exception as e:  # never lose results for a figure
+            log.error(f"figures could not be drawn ({type(e).__name__}: {e})")

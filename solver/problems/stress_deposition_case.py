@@ -152,6 +152,9 @@ class StressDepositionRun(StressDepositionProblem):
         for f, e in getattr(self, "_stress_out", []):
             f.interpolate(e)
 
+    def after_step(self, si, out) -> None:
+        self.ed.after_step(si, out)
+
     def finish(self, out, draw: bool) -> dict:
         extra = self.ed.finish(out, draw) or {}
         P, sh, snn = self.interface_stress()
