@@ -1,7 +1,9 @@
 """The one stepping loop every physics runs through (quasi-static load or transient time).
 
 A problem exposes
-    solve(t) -> {"newton_iterations": int, "linear_iterations": int, "change"?: float}
+    solve(t) -> {"newton_iterations": int, "linear_iterations": int, "change"?: float,
+                 "hardest_solve_iterations"?: int (the most Newton iterations of one of
+                 several nonlinear solves in the step; judges an easy step instead of the sum)}
         (may raise
         ConvergenceError; for quasi-static problems t is the load factor)
     set_time(t)   (loads at t without solving: used after a restart)
@@ -165,7 +167,10 @@ class Stepper:
             if self.comm.rank == 0:
                 _progress(clock.t / end)
             metrics = on_step(si)
-            if si.newton_iterations <= cfg.easy_iterations:
+            # a step of several nonlinear solves (galvanostatic control) is judged by its
+            # hardest one, not by their sum
+            if int(info.get("hardest_solve_iterations", si.newton_iterations)) \
+                    <= cfg.easy_iterations:
                 dt = min(dt * cfg.growth, cfg.dt_hi)
             clock.dt = dt
             if cfg.stop is not None and _stop(cfg.stop, metrics):
