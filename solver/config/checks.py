@@ -167,7 +167,7 @@ def _check_deposition_cracking(case, mats) -> None:
 def _check_electrodeposition(case, mats, stop: bool = True) -> None:
     import dataclasses
 
-    from solver.physics.electrodeposition import ElectrodepositionParameters
+    from solver.physics.electrodeposition import ElectrodepositionParameters, planar_overpotential
 
     g = case.geometry
     key = "physics.electrodeposition"
@@ -182,7 +182,6 @@ def _check_electrodeposition(case, mats, stop: bool = True) -> None:
                             f"{', '.join(sorted(fields))}")
     cfg = case.physics.electrodeposition
     if cfg.applied_current_density is not None:
-        from solver.physics.electrodeposition import planar_overpotential
         try:
             params = ElectrodepositionParameters.from_hong2018(**cfg.overrides)
         except ValueError as e:

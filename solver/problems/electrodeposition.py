@@ -6,8 +6,8 @@ under one options prefix). Boundaries (a facet tag of ``facet_tags`` or a marker
 ``electrolyte``: the fields in ``electrolyte_fields`` held at c = c0 and phi = 0 (reference);
 ``metal``: phi = E_applied, or (``current``, galvanostatic) phi = E(t), the electrode
 potential that makes the reaction current n F c_s d/dt int xi equal the applied current
-density times the electrode's area, found per step by a secant iteration on E around the
-Newton solve (``_galvanostatic``). Everything else is zero flux. Growth direction: +x in 1D, +y in
+density times the electrode's area, found per step by a root search on E around the Newton
+solve (``_galvanostatic``). Everything else is zero flux. Growth direction: +x in 1D, +y in
 2D (+z in 3D). docs/electrodeposition.md, section 6, lists the metrics and their units.
 
 Time levels: ``solve(t)`` steps from the last *accepted* state (u_n, time t_n) to t. A solve
@@ -69,6 +69,23 @@ def crossings(V, xi: np.ndarray, values: np.ndarray | None = None):
     if values is not None:
         return np.stack(pts, 1), np.stack(hit, 1), np.stack(val, 1)
     return np.stack(pts, 1), np.stack(hit, 1)
+
+
+def gather_interface_rows(comm, rows: np.ndarray, tdim: int):
+    """Rows (coordinates..., values...) of interface points from every rank, on rank 0
+    (None elsewhere): one row per point, sorted along x. A crossing on an edge shared by
+    two cells comes once per cell; its rows are averaged."""
+    rows = comm.gather(rows, root=0)
+    if comm.rank != 0:
+        return None
+    data = np.vstack(rows)
+    key = np.round(data[:, :tdim] / 1e-13).astype(np.int64)
+    uniq, inv = np.unique(key, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    summed = np.zeros((len(uniq), data.shape[1]))
+    np.add.at(summed, inv, data)
+    data = summed / np.bincount(inv)[:, None]
+    return data[np.argsort(data[:, 0], kind="stable")]
 
 
 def region_field(mesh, cell_tags, default: float, values: dict):
@@ -205,9 +222,8 @@ class ElectrodepositionProblem:
             self.snes.setLineSearchPreCheck(self._limit_mu_step)
 
     def _galvanostat(self, density: float, tol: float) -> None:
-        """Set up galvanostatic control: the target reaction current (A per m^(d-1) of
-        depth: the density times the measure of the ``metal`` boundary), the tolerance and
-        the current scale of the secant's asinh transform."""
+        """Set up galvanostatic control: the applied density (A/m^2), the measure of the
+        ``metal`` boundary (its area: m per unit depth in 2D, 1 in 1D) and the tolerance."""
         if self._E is None:
             raise ValueError("galvanostatic control (current) needs the metal boundary, "
                              "where the electrode potential is applied")
@@ -220,10 +236,8 @@ class ElectrodepositionProblem:
         ds = ufl.Measure("ds", domain=self.mesh, subdomain_data=tags)
         one = dolfinx.fem.Constant(self.mesh, 1.0)
         area = assemble_scalar(dolfinx.fem.form(one * ds(1)))
-        p = self.params
-        nFcs = p.n * ed.FARADAY * p.c_s
-        scale = nFcs * 6 * p.interface_width * p.L_eta * area  # current at |B| = 1, A
-        self._current = (density * area, tol, scale)
+        self._current = (density, area, tol)
+        self._psi = None  # the potential's ohmic shape of the step (begin_step)
 
     def electrode_potential(self, u=None) -> float:
         """The metal's applied potential (V) held in ``u`` (default: the live solution),
@@ -246,10 +260,11 @@ class ElectrodepositionProblem:
         Changes are capped at POTENTIAL_STEP; a failed Newton solve halves the change back
         towards the last converged iterate; no convergence in POTENTIAL_ITERATIONS raises
         ConvergenceError (the Stepper then cuts dt)."""
-        target, tol, scale = self._current
+        density, area, tol = self._current
         p, VT = self.params, self.G.potential_scale
         nFcs = p.n * ed.FARADAY * p.c_s
-        area = scale / (nFcs * 6 * p.interface_width * p.L_eta)
+        target = density * area  # A (per unit depth in 2D)
+        scale = nFcs * 6 * p.interface_width * p.L_eta * area  # current at |B| = 1, A
         dt = float(self.dt.value)
         int_n = assemble_scalar(self._int_xi_n)
         i_s = max(1e-2 * abs(target), 1e-3 * scale)
@@ -271,7 +286,7 @@ class ElectrodepositionProblem:
 
         E = float(self._E.value)
         E_u = self.electrode_potential() / VT  # the potential that u holds
-        psi, vmap = self._potential_shape()
+        psi, vmap = self._psi
         lo = hi = None  # (E, r) with r > 0 (current above the target) and r < 0
         kept = [None, 0]  # Illinois: the bracket end kept last and how often in a row
         good = None
@@ -408,13 +423,14 @@ class ElectrodepositionProblem:
         if apply:
             self.u.x.array[self._ohmic[2]] = lp.solve().x.array
 
-    def _potential_shape(self) -> np.ndarray:
-        """psi: how the ohmic potential of the present xi changes per unit change of the
+    def _potential_shape(self) -> tuple[np.ndarray, np.ndarray]:
+        """psi: how the ohmic potential of the accepted xi changes per unit change of the
         electrode potential (psi = 1 on the metal boundary, 0 on the other potential
         conditions), at the potential's dofs of u. Galvanostatic control adds dE psi to phi
         when it moves E, so that Newton starts consistent with the new boundary value (a
         bare jump of the boundary value gives a first residual dominated by the metal's
-        conduction, and the relative tolerance then leaves the current inexact)."""
+        conduction, and the relative tolerance then leaves the current inexact). Returns
+        (psi, the potential's dofs in u)."""
         lp, values, vmap = self._ohmic
         for g in values:  # the metal's condition is the last one (_dirichlet)
             g.value = 1.0 if g is values[-1] else 0.0
@@ -497,12 +513,14 @@ class ElectrodepositionProblem:
             r, _, seed, X = self._noise
             r.x.array[:] = position_noise(X, seed, t)
         self.u.x.array[:] = self.u_n.x.array
+        if self._current is not None:  # once per step, for every solve of the step
+            self._psi = self._potential_shape()
         return dt
 
     def newton(self, t: float) -> dict:
         """One Newton solve of the step begun by ``begin_step(t)``, from the current ``u``
         (a coupling loop calls it again with updated coefficients); under galvanostatic
-        control, the secant iteration on the electrode potential around it. On failure
+        control, the search for the electrode potential around it. On failure
         ``u`` is reset to the accepted state and ConvergenceError raised."""
         if self._current is not None:
             return self._galvanostatic(t)

@@ -24,7 +24,7 @@ from solver.materials import stiffness
 from solver.physics.electrodeposition import (ElectrodepositionParameters,
                                               conduction_plane_tensor, equilibrium_profile,
                                               planar_overpotential)
-from solver.problems.electrodeposition import ElectrodepositionProblem
+from solver.problems.electrodeposition import ElectrodepositionProblem, gather_interface_rows
 
 log = logging.getLogger("solver.problems.electrodeposition")
 
@@ -172,16 +172,9 @@ class ElectrodepositionRun(ElectrodepositionProblem):
         """Write ``name`` (csv): the cation concentration along the xi = 1/2 line, one row
         per point (coordinates, c in mol/m^3), sorted along x; a point on an edge shared by
         two cells comes once."""
-        rows = self.comm.gather(self.interface_concentration(), root=0)
-        data = []
-        if self.comm.rank == 0:
-            data = np.vstack(rows)
-            key = np.round(data[:, : self.tdim] / 1e-13).astype(np.int64)
-            _, first = np.unique(key, axis=0, return_index=True)
-            data = data[first]
-            data = data[np.argsort(data[:, 0], kind="stable")]
+        data = gather_interface_rows(self.comm, self.interface_concentration(), self.tdim)
         header = ["x_m", "y_m", "z_m"][: self.tdim] + ["concentration_mol_m3"]
-        out.write_csv(name, header, data)
+        out.write_csv(name, header, data if data is not None else [])
 
     def after_step(self, si, out) -> None:
         """After the first step of a run (not of a restart): the early concentration

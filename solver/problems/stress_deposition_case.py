@@ -27,6 +27,7 @@ from solver.physics import bcs as mech_bcs
 from solver.physics import elasticity as el
 from solver.physics.electrodeposition import h
 from solver.postprocess import region_extremum
+from solver.problems.electrodeposition import gather_interface_rows
 from solver.problems.electrodeposition_case import ElectrodepositionRun
 from solver.problems.stress_deposition import StressDepositionProblem, flat_reference
 
@@ -158,22 +159,13 @@ class StressDepositionRun(StressDepositionProblem):
     def finish(self, out, draw: bool) -> dict:
         extra = self.ed.finish(out, draw) or {}
         P, sh, snn = self.interface_stress()
-        rows = self.comm.gather(np.column_stack([P, sh, snn]) if len(P) else
-                                np.zeros((0, P.shape[1] + 2)), root=0)
+        # a crossing on an edge shared by two cells comes twice (one value per cell):
+        # one row per point, the mean of its cells' values
+        data = gather_interface_rows(
+            self.comm, np.column_stack([P, sh, snn]) if len(P) else
+            np.zeros((0, P.shape[1] + 2)), self.tdim)
         axes = ["x_m", "y_m", "z_m"][: self.tdim]
         header = axes + ["hydrostatic_stress_Pa", "normal_stress_Pa"]
-        data = None
-        if self.comm.rank == 0:
-            data = np.vstack(rows)
-            # a crossing on an edge shared by two cells comes twice (one value per cell):
-            # one row per point, the mean of its cells' values
-            key = np.round(data[:, : self.tdim] / 1e-13).astype(np.int64)
-            uniq, inv = np.unique(key, axis=0, return_inverse=True)
-            inv = inv.reshape(-1)
-            summed = np.zeros((len(uniq), data.shape[1]))
-            np.add.at(summed, inv, data)
-            data = summed / np.bincount(inv)[:, None]
-            data = data[np.argsort(data[:, 0], kind="stable")]
         out.write_csv("interface_stress.csv", header, data if data is not None else [])
         if draw:
             self.output_groups()
