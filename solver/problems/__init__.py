@@ -2,8 +2,9 @@
 
 Every problem offers the stepping interface (``solve(t)``, ``state()``, ``set_time(t)``,
 ``metrics()``, ``n_dofs``, ``destroy()``) and the run hooks (``describe()``,
-``history_columns()``, ``output_groups()``, ``update_outputs()``, ``finish(out, draw)``)
-that ``solver.run`` drives; ``build_problem`` picks the class from the case.
+``history_columns()``, ``output_groups()``, ``update_outputs()``, ``finish(out, draw)``,
+optionally ``after_step(step_info, out)`` for per-step outputs beyond history.csv) that
+``solver.run`` drives; ``build_problem`` picks the class from the case.
 """
 
 
