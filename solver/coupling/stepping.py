@@ -1,9 +1,9 @@
 """The one stepping loop every physics runs through (quasi-static load or transient time).
 
 A problem exposes
-    solve(t) -> {"newton_iterations": int, "linear_iterations": int, "change"?: float,
-                 "hardest_solve_iterations"?: int (the most Newton iterations of one of
-                 several nonlinear solves in the step; judges an easy step instead of the sum)}
+    solve(t) -> {"newton_iterations": int, "linear_iterations": int, "change"?: float}
+        (a step of several nonlinear solves, a coupling loop or galvanostatic control,
+        reports the most Newton iterations one of them took: that judges an easy step)
         (may raise
         ConvergenceError; for quasi-static problems t is the load factor)
     set_time(t)   (loads at t without solving: used after a restart)
@@ -167,10 +167,7 @@ class Stepper:
             if self.comm.rank == 0:
                 _progress(clock.t / end)
             metrics = on_step(si)
-            # a step of several nonlinear solves (galvanostatic control) is judged by its
-            # hardest one, not by their sum
-            if int(info.get("hardest_solve_iterations", si.newton_iterations)) \
-                    <= cfg.easy_iterations:
+            if si.newton_iterations <= cfg.easy_iterations:
                 dt = min(dt * cfg.growth, cfg.dt_hi)
             clock.dt = dt
             if cfg.stop is not None and _stop(cfg.stop, metrics):
