@@ -254,6 +254,23 @@ def test_potential_or_current_exactly_one():
     _bad(huge, "physics.electrodeposition.applied_current_density", "L_eta")
 
 
+def test_xi_bounds_need_the_direct_solver_and_a_vi():
+    """solver.bounds (SNES VI on xi) with the field split, or with a non-VI snes_type set
+    by hand, is refused with the key; with the direct solver it is accepted."""
+    hong = yaml.safe_load((ROOT / "cases" / "hong2018_quick.yaml").read_text())
+    key = "physics.electrodeposition.solver"
+    for path, value, k, text in [
+            (f"{key}.linear", "fieldsplit", f"{key}.bounds", "linear: direct"),
+            (f"{key}.petsc_options.snes_type", "newtonls", f"{key}.petsc_options.snes_type",
+             "vinewtonrsls")]:
+        data = copy.deepcopy(hong)
+        apply_overrides(data, [f"{key}.bounds=true"])
+        _assert_rejected(data, path, value, k, text)
+    data = copy.deepcopy(hong)
+    apply_overrides(data, [f"{key}.bounds=true"])
+    assert parse_case(data).physics.electrodeposition.solver.bounds
+
+
 SEED001 = yaml.safe_load((ROOT / "cases" / "seed001_li_quick.yaml").read_text())
 
 

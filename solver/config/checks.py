@@ -181,6 +181,13 @@ def _check_electrodeposition(case, mats, stop: bool = True) -> None:
             raise CaseError(f"{key}.overrides.{k}: not a model parameter here; use one of "
                             f"{', '.join(sorted(fields))}")
     cfg = case.physics.electrodeposition
+    if cfg.solver.bounds and cfg.solver.linear != "direct":
+        raise CaseError(f"{key}.solver.bounds: true with linear: '{cfg.solver.linear}'; the "
+                        "bounds (SNES VI) solve on the inactive dofs and need linear: direct")
+    snes_type = str(cfg.solver.petsc_options.get("snes_type", ""))
+    if cfg.solver.bounds and snes_type and not snes_type.startswith("vi"):
+        raise CaseError(f"{key}.solver.petsc_options.snes_type: '{snes_type}' with bounds: "
+                        "true; use vinewtonrsls or vinewtonssls, or drop the option")
     if cfg.applied_current_density is not None:
         try:
             params = ElectrodepositionParameters.from_hong2018(**cfg.overrides)

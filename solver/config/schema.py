@@ -332,6 +332,9 @@ class DepositionSolver(NonlinearSolver):
     its iteration count does not grow with the mesh; docs/electrodeposition.md, section 7)."""
 
     linear: Literal["direct", "fieldsplit"] = "direct"
+    # keep 0 <= xi <= 1 as a variational inequality (PETSc SNES VI, vinewtonrsls; the
+    # other fields free); direct solver only (docs/electrodeposition.md, "Bounds")
+    bounds: bool = False
 
 
 class MovingFilm(Strict):

@@ -117,7 +117,8 @@ class ElectrodepositionProblem:
                  petsc_options=None, prefix="electrodeposition_", quadrature_degree=4,
                  t0=0.0, noise: tuple[float, int] | None = None, bv_shift=None,
                  linear: str = "direct", mechanics=None, mobility=None,
-                 current: float | None = None, current_tolerance: float = 1.0e-6):
+                 current: float | None = None, current_tolerance: float = 1.0e-6,
+                 bounds: bool = False):
         """xi0(x), phi0(x) (V): callables on coordinates (3, N) in metres; without phi0
         the initial potential is the ohmic one (``_conduction``). region_coefficients:
         {key: SI field} as in ``residual``, or {key: {cell tag: SI value}} (DG0 from
@@ -133,7 +134,9 @@ class ElectrodepositionProblem:
         ``metal`` boundary (> 0 plating, < 0 stripping); params.E_applied is then only the
         starting potential. Every step solves for the electrode potential too, until the
         step's reaction current is within ``current_tolerance`` (relative, or of the
-        exchange-like scale n F c_s 6 l L_eta for a zero current) of the target."""
+        exchange-like scale n F c_s 6 l L_eta for a zero current) of the target.
+        bounds: keep 0 <= xi <= 1 by a variational inequality (PETSc SNES VI,
+        ``vinewtonrsls``; the other fields free); direct solver only."""
         self.mesh, self.params, self.prefix, self.comm = mesh, params, prefix, mesh.comm
         G = self.G = params.nondimensional()
         # the second unknown in the bulk electrolyte: c~ = 1 (Chen) or mu~ = 0 (grand pot.)
@@ -202,6 +205,12 @@ class ElectrodepositionProblem:
         if linear not in ("direct", "fieldsplit"):
             raise ValueError(f"linear must be 'direct' or 'fieldsplit', got {linear!r}")
         base = DEFAULTS if linear == "direct" else popts.electrodeposition_fieldsplit(names)
+        if bounds:
+            if linear != "direct":
+                raise ValueError("bounds on xi (SNES VI) need the direct solver: the VI "
+                                 "solves on the inactive dofs, which a field split's index "
+                                 "sets do not describe")
+            base = {**base, "snes_type": "vinewtonrsls"}
         self._options = popts.merge(base, petsc_options)
         popts.configure(self.snes, prefix, self._options,
                         "physics.electrodeposition.solver.petsc_options")
@@ -213,6 +222,7 @@ class ElectrodepositionProblem:
         self._Vxi, xi_map = self.W.sub(0).collapse()
         self._xi_map = np.asarray(xi_map, dtype=np.int32).reshape(-1)
         self._c_map = np.asarray(self.W.sub(1).collapse()[1], dtype=np.int32).reshape(-1)
+        self._bounds = self._xi_bounds() if bounds else None
         self._current = None
         if current is not None:
             self._galvanostat(float(current), float(current_tolerance))
@@ -337,6 +347,46 @@ class ElectrodepositionProblem:
             f"electrodeposition: galvanostatic control did not find the electrode potential "
             f"in {POTENTIAL_ITERATIONS} iterations at t={t:.6g} s, dt={dt:.3g} s (last "
             f"{good[0] * VT:.4g} V)", field="electrodeposition")
+
+    def _xi_bounds(self) -> tuple[PETSc.Vec, PETSc.Vec]:
+        """Lower and upper bound vectors of the VI: [0, 1] on the owned xi dofs, unbounded
+        elsewhere; handed to the SNES (kept for the problem's lifetime)."""
+        if not self.snes.getType().startswith("vi"):
+            raise ValueError(f"bounds on xi need a SNES VI type (vinewtonrsls or "
+                             f"vinewtonssls), got snes_type {self.snes.getType()!r}")
+        lb = self.u.x.petsc_vec.duplicate()
+        ub = lb.duplicate()
+        lb.set(PETSc.NINFINITY)
+        ub.set(PETSc.INFINITY)
+        n_owned = self.W.dofmap.index_map.size_local * self.W.dofmap.index_map_bs
+        xi = self._xi_map[self._xi_map < n_owned]
+        lb.array[xi] = 0.0
+        ub.array[xi] = 1.0
+        self.snes.setVariableBounds(lb, ub)
+        self._f0 = math.inf
+        self.snes.setConvergenceTest(self._vi_converged)
+        return lb, ub
+
+    def _vi_converged(self, snes, it, norms):
+        """SNESConvergedDefault's tests for the VI, whose own test ignores the step norm:
+        at the residual's round-off floor (above rtol |F0| when rtol is tight) a stalled
+        VI would otherwise iterate to max_it, where newtonls stops on |dx| < stol |x|."""
+        xnorm, ynorm, fnorm = (float(v) for v in norms)
+        rtol, atol, stol, max_it = snes.getTolerances()
+        if it == 0:
+            self._f0 = fnorm
+        R = PETSc.SNES.ConvergedReason
+        if not math.isfinite(fnorm):
+            return R.DIVERGED_FUNCTION_NANORINF
+        if fnorm < atol:
+            return R.CONVERGED_FNORM_ABS
+        if it > 0 and fnorm <= rtol * self._f0:
+            return R.CONVERGED_FNORM_RELATIVE
+        if it > 0 and ynorm < stol * xnorm:
+            return R.CONVERGED_SNORM_RELATIVE
+        if it >= max_it:
+            return R.DIVERGED_MAX_IT
+        return R.ITERATING
 
     def _field_split(self, names) -> None:
         """Give a fieldsplit preconditioner the global dof index sets of the three fields
@@ -639,6 +689,9 @@ class ElectrodepositionProblem:
             for obj in (lp.solver, lp.A, lp.b, lp.x):
                 obj.destroy()
             self._ohmic = None
+        for vec in getattr(self, "_bounds", None) or ():
+            vec.destroy()
+        self._bounds = None
         popts.destroy_nonlinear(self._problem, self.prefix, self._options)
 
 

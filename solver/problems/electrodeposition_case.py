@@ -115,6 +115,7 @@ class ElectrodepositionRun(ElectrodepositionProblem):
                       electrolyte=geo.boundaries["top"], metal=geo.boundaries["bottom"],
                       region_coefficients=coat or None,
                       petsc_options=cfg.solver.petsc_options, linear=cfg.solver.linear,
+                      bounds=cfg.solver.bounds,
                       noise=(cfg.noise.amplitude, cfg.noise.seed), **galvanostatic)
         return params, ell, kwargs
 
