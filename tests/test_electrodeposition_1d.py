@@ -57,9 +57,10 @@ def _front(eta, alpha=0.5, L_eta=1.0e-3, prefix="ed1d_front_", mobility=None, **
     return problem, p
 
 
-def _measured_speed(problem, v_expected, skip=2, steps=8):
+def _measured_speed(problem, v_expected, skip=2, steps=8, tip=False):
     """Speed from the deposited volume (int xi) and from the xi = 1/2 crossing, over `steps`
-    steps of dt = l/(20 |v|) after `skip` steps of transient."""
+    steps of dt = l/(20 |v|) after `skip` steps of transient (tip: also the last step's
+    ``tip_velocity_m_s`` metric)."""
     l = problem.params.interface_width
     dt = 0.05 * l / abs(v_expected)
     t, rec = 0.0, []
@@ -70,7 +71,8 @@ def _measured_speed(problem, v_expected, skip=2, steps=8):
             m = problem.metrics()
             rec.append((t, m["deposited_volume_m3"], m["interface_height_max_m"]))
     (t0, V0, x0), (t1, V1, x1) = rec[0], rec[-1]
-    return (V1 - V0) / (t1 - t0), (x1 - x0) / (t1 - t0)
+    speeds = (V1 - V0) / (t1 - t0), (x1 - x0) / (t1 - t0)
+    return (*speeds, m["tip_velocity_m_s"]) if tip else speeds
 
 
 def _say(msg):
@@ -81,14 +83,17 @@ def _say(msg):
 # ----------------------------------------------------------------- (a) planar front speed
 def test_planar_front_speed():
     """Travelling wave at eta = -10 mV (alpha = 1/2, Hong 2018 parameters, fast transport):
-    the speed from int xi and from the xi = 1/2 crossing equals v = -6 l L_eta B(eta) within
-    2 % (measured +0.05 %), the front moves into the electrolyte (+x), and the speed scales
-    linearly with L_eta (ratio 2 within 1 %), i.e. it is set by the reaction term."""
+    the speed from int xi, from the xi = 1/2 crossing and the last step's tip_velocity_m_s
+    metric equal v = -6 l L_eta B(eta) within 2 % (measured +0.05 %), the front moves into
+    the electrolyte (+x), and the speed scales linearly with L_eta (ratio 2 within 1 %), i.e.
+    it is set by the reaction term."""
     out = {}
     for L_eta in (1.0e-3, 2.0e-3):
         problem, p = _front(-0.010, L_eta=L_eta)
         v_an = -6 * p.interface_width * L_eta * _bv(-0.010, 0.5, p)
-        v_int, v_x = _measured_speed(problem, v_an)
+        v_int, v_x, v_tip = _measured_speed(problem, v_an, tip=True)
+        _say(f"M3 tip_velocity_m_s {v_tip:.5e} ({v_tip / v_an - 1:+.2e})")
+        assert v_tip == pytest.approx(v_an, rel=0.02)
         problem.destroy()
         out[L_eta] = v_int
         _say(f"\nM3 front speed L_eta={L_eta:g}: analytic {v_an:.5e} m/s, int xi "

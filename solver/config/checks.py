@@ -116,6 +116,7 @@ def check_case(case) -> None:
 
 ELECTRODEPOSITION_METRICS = ["interface_height_max_m", "interface_height_min_m",
                              "roughness_m", "deposited_volume_m3", "reaction_current_A",
+                             "tip_velocity_m_s",
                              "concentration_min_mol_m3", "concentration_max_mol_m3",
                              "metal_occupancy_min", "electrode_potential_V"]
 

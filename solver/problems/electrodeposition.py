@@ -644,6 +644,13 @@ class ElectrodepositionProblem:
         int_xi, int_xi_n = assemble_scalar(self._int_xi), assemble_scalar(self._int_xi_n)
         nFcs = p.n * ed.FARADAY * p.c_s
         dt = self.t - self._t_n
+        tip_v = 0.0
+        if dt > 0:  # the highest xi = 1/2 point of this state against the accepted one's
+            pn, hn = crossings(self._Vxi, self.u_n.x.array[self._xi_map])
+            hn = pn[hn][:, axis]
+            hi_n = self.comm.allreduce(float(hn.max()) if hn.size else -math.inf,
+                                       op=MPI.MAX)
+            tip_v = (hi - hi_n) / dt if found and math.isfinite(hi_n) else math.nan
         if G.formulation == "chen":
             c = self.u.x.array[self._c_map] * G.concentration_scale
         else:  # the electrolyte phase's c_l(mu) where xi < 1/2 (c+ -> 0 in the metal)
@@ -658,6 +665,7 @@ class ElectrodepositionProblem:
             "deposited_volume_m3": int_xi - self.xi_initial,
             "ionic_charge_C": nFcs * (int_xi - self.xi_initial),
             "reaction_current_A": nFcs * (int_xi - int_xi_n) / dt if dt > 0 else 0.0,
+            "tip_velocity_m_s": tip_v,
             "concentration_min_mol_m3": self.comm.allreduce(
                 float(c.min()) if nc else math.inf, op=MPI.MIN),
             "concentration_max_mol_m3": self.comm.allreduce(

@@ -145,7 +145,8 @@ class ElectrodepositionRun(ElectrodepositionProblem):
     def history_columns(self) -> list[str]:
         coated = ["coating_clearance_m"] if self.geo.coating_top_height is not None else []
         return ["interface_height_max_m", "interface_height_min_m", "roughness_m",
-                "deposited_volume_m3", "reaction_current_A", "concentration_min_mol_m3",
+                "deposited_volume_m3", "reaction_current_A", "tip_velocity_m_s",
+                "concentration_min_mol_m3",
                 "concentration_max_mol_m3", "metal_occupancy_min",
                 "electrode_potential_V"] + coated
 
