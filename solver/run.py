@@ -229,14 +229,22 @@ def _solve(case: Case, out: RunDirectory, comm, restart: bool, trap) -> tuple[di
 
 def case_fingerprint(case: Case) -> str:
     """Hash of the resolved case without run controls and testing aids (what a restart
-    must match)."""
+    must match). Keys at their default values are left out, so that a new option (added
+    with a default that keeps the old behaviour) does not lock out older checkpoints."""
     import hashlib
     import json
 
-    d = case.model_dump(mode="json")
+    d = fingerprint_data(case)
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def fingerprint_data(case: Case) -> dict:
+    """What ``case_fingerprint`` hashes: the case as JSON data without its default-valued
+    keys, run controls and testing aids."""
+    d = case.model_dump(mode="json", exclude_defaults=True)
     for k in ("debug", *RESTART_MUTABLE):
         d.pop(k, None)
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+    return d
 
 
 def _write_regions(geo, out: RunDirectory) -> None:

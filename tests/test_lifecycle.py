@@ -13,6 +13,7 @@ import signal
 import subprocess
 
 import pytest
+import yaml
 
 from conftest import ROOT, clean_env, solver_cmd
 
@@ -176,3 +177,36 @@ def test_bad_petsc_option_is_one_line(tmp_path):
              "physics.elasticity.solver.petsc_options={ksp_type: nonsense}", code=2)
     err = r.stderr.strip().splitlines()
     assert err[-1].startswith("error: physics.elasticity.solver.petsc_options"), r.stderr
+
+
+def test_restart_fingerprint_ignores_defaults_and_run_controls(tmp_path):
+    """The case fingerprint a restart must match (solver.run.case_fingerprint): a key
+    written out at its default value, or a changed run control (stepping, checkpoint,
+    output), leaves it unchanged, so checkpoints survive new options that default to the
+    old behaviour; a physics change alters it, and `--restart` with such a change is
+    refused with a one-line error (exit 2)."""
+    from solver.config import load_case
+    from solver.run import case_fingerprint, fingerprint_data
+
+    path = ROOT / "cases" / "hong2018_quick.yaml"
+    base = case_fingerprint(load_case(path))
+    key = "physics.electrodeposition.solver"
+    data = fingerprint_data(load_case(path))
+    assert "bounds" not in data["physics"]["electrodeposition"].get("solver", {})
+    assert "stepping" not in data and "checkpoint" not in data
+    on = fingerprint_data(load_case(path, [f"{key}.bounds=true"]))
+    assert on["physics"]["electrodeposition"]["solver"]["bounds"] is True
+    assert case_fingerprint(load_case(path, [f"{key}.bounds=false"])) == base
+    assert case_fingerprint(load_case(path, ["stepping.end=0.3"])) == base
+    assert case_fingerprint(load_case(path, [f"{key}.bounds=true"])) != base
+
+    d = tmp_path / "run"
+    _run("cases/quick.yaml", "-o", str(d), *BASE, "--set", "stepping.end=0.5")
+    case = d / "case.yaml"
+    data = yaml.safe_load(case.read_text())
+    data["physics"]["elasticity"]["eigenstrain"][0]["value"] = 0.01  # edited after the run
+    case.write_text(yaml.safe_dump(data))
+    r = _run("--restart", str(d), "--set", "stepping.end=1.0", code=2)  # continue it
+    out = r.stdout + r.stderr
+    assert "differs from the case the checkpoint was written with" in out, out
+    assert "Traceback" not in out

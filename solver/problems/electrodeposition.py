@@ -212,6 +212,9 @@ class ElectrodepositionProblem:
                                  "sets do not describe")
             base = {**base, "snes_type": "vinewtonrsls"}
         self._options = popts.merge(base, petsc_options)
+        if bounds and not str(self._options.get("snes_type", "")).startswith("vi"):
+            raise ValueError(f"bounds on xi need a SNES VI type (vinewtonrsls or "
+                             f"vinewtonssls), got snes_type {self._options['snes_type']!r}")
         popts.configure(self.snes, prefix, self._options,
                         "physics.electrodeposition.solver.petsc_options")
         if self._options.get("pc_type") == "fieldsplit":
@@ -351,9 +354,6 @@ class ElectrodepositionProblem:
     def _xi_bounds(self) -> tuple[PETSc.Vec, PETSc.Vec]:
         """Lower and upper bound vectors of the VI: [0, 1] on the owned xi dofs, unbounded
         elsewhere; handed to the SNES (kept for the problem's lifetime)."""
-        if not self.snes.getType().startswith("vi"):
-            raise ValueError(f"bounds on xi need a SNES VI type (vinewtonrsls or "
-                             f"vinewtonssls), got snes_type {self.snes.getType()!r}")
         lb = self.u.x.petsc_vec.duplicate()
         ub = lb.duplicate()
         lb.set(PETSc.NINFINITY)
@@ -368,9 +368,10 @@ class ElectrodepositionProblem:
         return lb, ub
 
     def _vi_converged(self, snes, it, norms):
-        """SNESConvergedDefault's tests for the VI, whose own test ignores the step norm:
-        at the residual's round-off floor (above rtol |F0| when rtol is tight) a stalled
-        VI would otherwise iterate to max_it, where newtonls stops on |dx| < stol |x|."""
+        """SNESConvergedDefault's tests (NaN, atol, rtol, stol, divergence tolerance,
+        max_it) for the VI, whose own test ignores the step norm: at the residual's
+        round-off floor (above rtol |F0| when rtol is tight) a stalled VI would otherwise
+        iterate to max_it, where newtonls stops on |dx| < stol |x|."""
         xnorm, ynorm, fnorm = (float(v) for v in norms)
         rtol, atol, stol, max_it = snes.getTolerances()
         if it == 0:
@@ -384,6 +385,9 @@ class ElectrodepositionProblem:
             return R.CONVERGED_FNORM_RELATIVE
         if it > 0 and ynorm < stol * xnorm:
             return R.CONVERGED_SNORM_RELATIVE
+        divtol = snes.getDivergenceTolerance()
+        if it > 0 and divtol > 0 and fnorm > divtol * self._f0:
+            return R.DIVERGED_DTOL
         if it >= max_it:
             return R.DIVERGED_MAX_IT
         return R.ITERATING
