@@ -8,12 +8,12 @@ CASE    ?= cases/quick.yaml
 OUT     ?= runs/quick
 PYTEST  := $(PY) -m pytest -q
 
-.PHONY: setup run test test-serial test-mpi lint bench bench-fracture m4-growth validate seed001 seed001-pf seed002 seed003-m6 seed004 clean help
+.PHONY: setup run test test-serial test-mpi lint bench bench-hong bench-fracture m4-growth validate seed001 seed001-pf seed002 seed003-m6 seed004 clean help
 
 help:
 	@echo "make run    set up (if needed) and run $(CASE) on $(NP) ranks into $(OUT)"
 	@echo "make test   set up (if needed) and run the test suite, serial then mpiexec -n 2"
-	@echo "make lint | bench | bench-fracture | m4-growth | validate | seed001 | seed001-pf | seed002 | seed003-m6 | seed004 | setup | clean"
+	@echo "make lint | bench | bench-hong | bench-fracture | m4-growth | validate | seed001 | seed001-pf | seed002 | seed003-m6 | seed004 | setup | clean"
 
 setup: $(STAMP)
 
@@ -73,6 +73,12 @@ seed003-m6: $(STAMP)
 # Seed 002: Li3N vs LiZn/Li3N over a local Li deposit (PF-CZM) -> runs/seed002/{onset.png,table.md}
 seed002: $(STAMP)
 	NP=$(NP) $(PY) benchmarks/seed002.py
+
+# Hong 2018 base case at full size (0.98 M dofs): settled cost per step on each rank count
+# of RANKS and the estimate for Hong's 35 s -> runs/bench_hong/table.md (~6 min for "1 2")
+RANKS ?= 1 2
+bench-hong: $(STAMP)
+	RANKS="$(RANKS)" $(PY) benchmarks/hong2018_bench.py
 
 # Phase-field fracture: SENT to failure, 1/2 ranks, plain vs accelerated, two meshes
 bench-fracture: $(STAMP)
