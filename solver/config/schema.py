@@ -320,6 +320,11 @@ class Noise(Strict):
 
     amplitude: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = 0.0  # 1/s
     seed: int = 0
+    # s: scale r by sqrt(correlation_time / dt) each step, so the accumulated noise is a
+    # Wiener process with the statistics of steps of this length, whatever dt the stepper
+    # takes; None: one draw per step at the amplitude (Hong's MOOSE convention, whose
+    # effect grows with dt)
+    correlation_time: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] | None = None
 
 
 class NonlinearSolver(Strict):

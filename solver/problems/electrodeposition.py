@@ -115,7 +115,7 @@ class ElectrodepositionProblem:
                  facet_tags=None, electrolyte=None, metal=None,
                  electrolyte_fields=("c", "phi"), phi0=None, region_coefficients=None,
                  petsc_options=None, prefix="electrodeposition_", quadrature_degree=4,
-                 t0=0.0, noise: tuple[float, int] | None = None, bv_shift=None,
+                 t0=0.0, noise: tuple | None = None, bv_shift=None,
                  linear: str = "direct", mechanics=None, mobility=None,
                  current: float | None = None, current_tolerance: float = 1.0e-6,
                  bounds: bool = False):
@@ -187,10 +187,14 @@ class ElectrodepositionProblem:
         self._noise = None
         if noise is not None and noise[0] > 0:
             # Langevin-like perturbation of the xi equation, confined to the interface by
-            # h'(xi): rate amplitude * h'(xi) * r(x, t), r uniform in [-1/2, 1/2]
+            # h'(xi): rate amplitude * h'(xi) * r(x, t), r uniform in [-1/2, 1/2]; with a
+            # correlation time tau (noise[2]) r is scaled by sqrt(tau / dt) each step, so
+            # the kicks accumulate as a Wiener process whatever the time steps
             Vr = self.W.sub(0).collapse()[0]
+            tau = noise[2] if len(noise) > 2 else None
             self._noise = (dolfinx.fem.Function(Vr), float(noise[0]) * G.time_scale,
-                           int(noise[1]), Vr.tabulate_dof_coordinates())
+                           int(noise[1]), Vr.tabulate_dof_coordinates(),
+                           None if tau is None else float(tau))
             zero = dolfinx.fem.Constant(mesh, 0.0)
             sources = (self._noise[1] * ed.dh(xi) * self._noise[0], zero, zero)
         F = ed.residual(xi, c, phi, xi_n, c_n, *tests[:3], self.dt, Gc,
@@ -566,8 +570,9 @@ class ElectrodepositionProblem:
         if self._current is not None:  # start from the accepted electrode potential
             self._E.value = self.electrode_potential(self.u_n) / self.G.potential_scale
         if self._noise is not None:
-            r, _, seed, X = self._noise
-            r.x.array[:] = position_noise(X, seed, t)
+            r, _, seed, X, tau = self._noise
+            r.x.array[:] = position_noise(X, seed, t) * (
+                1.0 if tau is None else math.sqrt(tau / dt))
         self.u.x.array[:] = self.u_n.x.array
         if self._current is not None:  # once per step, for every solve of the step
             self._psi = self._potential_shape()
