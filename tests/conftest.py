@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -49,6 +50,21 @@ def solver_cmd(*args: str, np: int = 1) -> list[str]:
     if np > 1:
         cmd = [str(VENV_BIN / "mpiexec"), "-n", str(np), *cmd]
     return cmd
+
+
+def run_concurrently(cmds: dict, jobs: int = 2, timeout: float = 900) -> dict:
+    """Run the serial CLI commands {name: argv} two at a time (CI and this machine have 2
+    cores; the serial test phase uses one), in the order given (put the longest first);
+    returns {name: subprocess.CompletedProcess}. For fixtures of serial tests."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(cmd):
+        return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                              env=clean_env(), timeout=timeout)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {name: pool.submit(one, cmd) for name, cmd in cmds.items()}
+        return {name: f.result() for name, f in futures.items()}
 
 
 def clean_env() -> dict:

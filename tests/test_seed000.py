@@ -17,11 +17,10 @@ concentration variation; docs/electrodeposition.md, "Seed 000").
 from __future__ import annotations
 
 import csv
-import subprocess
 
 import pytest
 
-from conftest import ROOT, clean_env, solver_cmd
+from conftest import run_concurrently, solver_cmd
 
 pytestmark = pytest.mark.serial
 
@@ -33,12 +32,13 @@ CHARGE = 1000.0 * 8.0e-6 * 1.1 / (96485.33212 * 7.64e4)  # i W t / (n F c_s), m^
 @pytest.fixture(scope="module")
 def histories(tmp_path_factory):
     out = tmp_path_factory.mktemp("seed000")
+    order = sorted(CASES, key=["al2o3", "bare", "lialox"].index)  # longest first
+    done = run_concurrently({key: solver_cmd("run", f"cases/seed000_{key}_quick.yaml", "-o",
+                                             str(out / key), "--no-figures")
+                             for key in order})
     res = {}
     for key in CASES:
-        r = subprocess.run(solver_cmd("run", f"cases/seed000_{key}_quick.yaml", "-o",
-                                      str(out / key), "--no-figures"),
-                           capture_output=True, text=True, cwd=ROOT, env=clean_env(),
-                           timeout=900)
+        r = done[key]
         assert r.returncode == 0, r.stdout + r.stderr
         with open(out / key / "history.csv") as f:
             res[key] = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]

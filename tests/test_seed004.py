@@ -30,19 +30,20 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import ROOT, clean_env, solver_cmd
+from conftest import ROOT, clean_env, run_concurrently, solver_cmd
 
 pytestmark = pytest.mark.serial
 END = 0.25
 
 
-def _run(tmp_path, arm, np_=1, *sets):
+def _command(tmp_path, arm, np_=1, *sets):
     out = tmp_path / (f"{arm}_{np_}" + ("_set" if sets else ""))
     extra = [a for s in sets for a in ("--set", s)]
-    r = subprocess.run(solver_cmd("run", f"cases/seed004_{arm}_quick.yaml", "-o", str(out),
-                                  "--no-figures", "--set", f"stepping.end={END}", *extra,
-                                  np=np_),
-                       capture_output=True, text=True, cwd=ROOT, env=clean_env(), timeout=600)
+    return out, solver_cmd("run", f"cases/seed004_{arm}_quick.yaml", "-o", str(out),
+                           "--no-figures", "--set", f"stepping.end={END}", *extra, np=np_)
+
+
+def _summary(out, r):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     with open(out / "history.csv") as f:
         rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
@@ -56,10 +57,20 @@ def _run(tmp_path, arm, np_=1, *sets):
             "compression": min(r["interface_hydrostatic_stress_min_Pa"] for r in rows)}
 
 
+def _run(tmp_path, arm, np_=1, *sets):
+    out, cmd = _command(tmp_path, arm, np_, *sets)
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=clean_env(),
+                       timeout=600)
+    return _summary(out, r)
+
+
 @pytest.fixture(scope="module")
 def arms(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("seed004")
-    return {"sei": _run(tmp, "sei"), "scs": _run(tmp, "scs"), "scs2": _run(tmp, "scs", 2)}
+    cmds = {arm: _command(tmp, arm) for arm in ("sei", "scs")}
+    done = run_concurrently({arm: cmd for arm, (_, cmd) in cmds.items()}, timeout=600)
+    arms = {arm: _summary(cmds[arm][0], done[arm]) for arm in cmds}
+    return {**arms, "scs2": _run(tmp, "scs", 2)}
 
 
 def _increments(a):
