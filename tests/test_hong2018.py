@@ -72,11 +72,13 @@ def test_planar_at_low_overpotential(tmp_path):
 
 def test_fieldsplit_matches_direct():
     """The iterative M3 solver (physics.electrodeposition.solver.linear: fieldsplit: GMRES,
-    multiplicative field split xi / mu / phi, GAMG per field) against MUMPS on the first
-    five 2 ms steps of cases/hong2018_quick.yaml (13.6k dofs): the same Newton iteration
-    counts, xi and mu equal to 1e-6 (Newton rtol 1e-9, GMRES rtol 1e-8), and at most 20
-    GMRES iterations per Newton step (measured 11-13; 12-13 at 114k dofs, so it does not
-    grow with the mesh). In process, 1 or 2 ranks."""
+    multiplicative field split xi / mu / phi, GAMG per field, Eisenstat-Walker GMRES
+    tolerances) against MUMPS on the first five 2 ms steps of cases/hong2018_quick.yaml
+    (13.6k dofs): xi and mu equal to 1e-6 (Newton rtol 1e-9; measured 3.5e-7), at most two
+    more Newton iterations per step than the exact linear solves (the inexact ones:
+    measured 5-6 against 4-5), and at most 20 GMRES iterations per Newton step (measured
+    4-5 with Eisenstat-Walker; 11-13 at a fixed rtol of 1e-8, 12-13 at 114k dofs, so it
+    does not grow with the mesh). In process, 1 or 2 ranks."""
     from mpi4py import MPI
 
     from solver.config import load_case
@@ -100,7 +102,8 @@ def test_fieldsplit_matches_direct():
     newton = [n for n, _ in out["direct"][1]]
     print(f"\nM3 fieldsplit vs direct: max |u diff| {diff:.2e}; (Newton, linear) per step "
           f"{out['fieldsplit'][1]} vs {out['direct'][1]}")
-    assert [n for n, _ in out["fieldsplit"][1]] == newton
+    assert all(0 <= n - m <= 2 for (n, _), m in zip(out["fieldsplit"][1], newton,
+                                                     strict=True))
     assert all(lin <= 20 * n for n, lin in out["fieldsplit"][1])
     assert diff < 1e-6
 
