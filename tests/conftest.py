@@ -52,6 +52,29 @@ def solver_cmd(*args: str, np: int = 1) -> list[str]:
     return cmd
 
 
+def front_1d(params, *, cells: int = 256, xi0=None, metal: bool = False, mobility=None,
+             **kwargs):
+    """ElectrodepositionProblem on the 1D cell [0, 32 l] (l = params.interface_width) with
+    the metal on the left: the equilibrium front 1/2 (1 - tanh((x - 16 l) / 2 l)), or
+    ``xi0(x, l)``; the electrolyte boundary at 32 l, the metal boundary (phi held) at 0 if
+    ``metal``; ``mobility`` a number (a Constant on the mesh); other keyword arguments go to
+    ElectrodepositionProblem."""
+    import dolfinx
+    import numpy as np
+
+    from solver.problems.electrodeposition import ElectrodepositionProblem
+
+    l = params.interface_width
+    L = 32 * l
+    mesh = dolfinx.mesh.create_interval(MPI.COMM_WORLD, cells, [0.0, L])
+    profile = xi0 or (lambda x, l: 0.5 * (1 - np.tanh((x[0] - 16 * l) / (2 * l))))
+    if mobility is not None:
+        kwargs["mobility"] = dolfinx.fem.Constant(mesh, mobility)
+    return ElectrodepositionProblem(
+        mesh, params, xi0=lambda x: profile(x, l), electrolyte=lambda x: np.isclose(x[0], L),
+        metal=(lambda x: np.isclose(x[0], 0.0)) if metal else None, **kwargs)
+
+
 def run_concurrently(cmds: dict, jobs: int = 2, timeout: float = 900) -> dict:
     """Run the serial CLI commands {name: argv} two at a time (CI and this machine have 2
     cores; the serial test phase uses one), in the order given (put the longest first);

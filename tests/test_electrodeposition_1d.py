@@ -29,6 +29,8 @@ from solver.numerics.parallel import assemble_scalar
 from solver.physics import electrodeposition as ed
 from solver.problems.electrodeposition import ElectrodepositionProblem
 
+from conftest import front_1d
+
 # Fast transport: D 30x Hong's electrolyte value in both phases, sigma_l 100 S/m. With phi = 0
 # held at the electrolyte end and the metal end insulated, phi ~ 0 and c ~ c0 everywhere, so
 # eta = -E_eq is uniform. Estimated residual effects at -40 mV: c deficit at the interface
@@ -47,13 +49,7 @@ def _front(eta, alpha=0.5, L_eta=1.0e-3, prefix="ed1d_front_", mobility=None, **
     speed is 2 % low at first, at 6 l 98 %, against a driving force ~1e-5 L_sigma W."""
     p = ed.ElectrodepositionParameters.from_hong2018(E_eq=-eta, alpha=alpha, L_eta=L_eta,
                                                      **{**FAST, **kw})
-    l = p.interface_width
-    L, x0 = 32 * l, 16 * l
-    mesh = dolfinx.mesh.create_interval(MPI.COMM_WORLD, 256, [0.0, L])
-    problem = ElectrodepositionProblem(
-        mesh, p, xi0=lambda x: 0.5 * (1 - np.tanh((x[0] - x0) / (2 * l))),
-        electrolyte=lambda x: np.isclose(x[0], L), prefix=prefix,
-        mobility=None if mobility is None else dolfinx.fem.Constant(mesh, mobility))
+    problem = front_1d(p, prefix=prefix, mobility=mobility)
     return problem, p
 
 
@@ -164,13 +160,8 @@ def test_closed_cell_conservation(formulation):
     sigma_l dphi/dx (SI, the P1 gradient there), equals n F c_s d/dt int xi within 1 %.
     The grand potential keeps the cations positive."""
     p = ed.ElectrodepositionParameters.from_hong2018(E_eq=0.1, formulation=formulation)
-    l = p.interface_width
-    L, x0 = 32 * l, 16 * l
-    mesh = dolfinx.mesh.create_interval(MPI.COMM_WORLD, 256, [0.0, L])
-    problem = ElectrodepositionProblem(
-        mesh, p, xi0=lambda x: 0.5 * (1 - np.tanh((x[0] - x0) / (2 * l))),
-        electrolyte=lambda x: np.isclose(x[0], L), electrolyte_fields=("phi",),
-        prefix=f"ed1d_closed_{formulation}_")
+    problem = front_1d(p, electrolyte_fields=("phi",), prefix=f"ed1d_closed_{formulation}_")
+    mesh, L = problem.mesh, 32 * p.interface_width
     G = p.nondimensional()
     xi, second, phi = ufl.split(problem.u)
     inventory = dolfinx.fem.form(ed.total_concentration(xi, second, G) * ufl.dx)
@@ -211,15 +202,9 @@ def test_stepper_integration():
     restores of state() and the problem's time levels are consistent. A Newton failure
     raises ConvergenceError(field="electrodeposition", reason < 0) and leaves u unchanged."""
     p = ed.ElectrodepositionParameters.from_hong2018(E_applied=-0.1)
-    l = p.interface_width
-    L, x0 = 32 * l, 16 * l
-    mesh = dolfinx.mesh.create_interval(MPI.COMM_WORLD, 256, [0.0, L])
 
     def make(prefix="ed1d_step_", **kw):
-        return ElectrodepositionProblem(
-            mesh, p, xi0=lambda x: 0.5 * (1 - np.tanh((x[0] - x0) / (2 * l))),
-            electrolyte=lambda x: np.isclose(x[0], L), metal=lambda x: np.isclose(x[0], 0.0),
-            prefix=prefix, **kw)
+        return front_1d(p, metal=True, prefix=prefix, **kw)
 
     problem = make()
     calls, accepted = [], []
@@ -247,7 +232,7 @@ def test_stepper_integration():
     assert len(calls) > len(accepted)  # a solved step was rejected for its change
     assert max(np.diff([0.0, *calls])) > cfg.dt0 * 1.5  # growth was tried
     final = problem.metrics()
-    assert final["interface_height_max_m"] > h0 + l  # it deposits
+    assert final["interface_height_max_m"] > h0 + p.interface_width  # it deposits
 
     replay = make()
     for t, _, _ in accepted:

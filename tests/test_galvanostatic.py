@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 
 import solver.compat  # noqa: F401
-import dolfinx
 from mpi4py import MPI
 
 from solver.physics import electrodeposition as ed
-from solver.problems.electrodeposition import ElectrodepositionProblem
+
+from conftest import front_1d
 
 FAST = dict(D_solid=1.0e-8, D_liquid=1.0e-8, sigma_liquid=100.0)  # as test_electrodeposition_1d
 
@@ -58,17 +57,11 @@ def test_flat_front_potential_and_charge(current):
     alpha, E_eq = 0.3, 0.02
     p = ed.ElectrodepositionParameters.from_hong2018(E_applied=-0.03, E_eq=E_eq, alpha=alpha,
                                                      **FAST)
-    l = p.interface_width
-    L, x0 = 32 * l, 16 * l
-    mesh = dolfinx.mesh.create_interval(MPI.COMM_WORLD, 256, [0.0, L])
-    prob = ElectrodepositionProblem(
-        mesh, p, xi0=lambda x: 0.5 * (1 - np.tanh((x[0] - x0) / (2 * l))),
-        electrolyte=lambda x: np.isclose(x[0], L), electrolyte_fields=("c",),
-        metal=lambda x: np.isclose(x[0], 0.0), current=current,
-        prefix=f"galv1d_{'p' if current > 0 else 's'}_")
+    prob = front_1d(p, metal=True, electrolyte_fields=("c",), current=current,
+                    prefix=f"galv1d_{'p' if current > 0 else 's'}_")
     nFcs = ed.FARADAY * p.c_s
     v = current / nFcs
-    dt, t = 0.05 * l / abs(v), 0.0
+    dt, t = 0.05 * p.interface_width / abs(v), 0.0
     eta = _eta_for(current, p, alpha)
     for k in range(4):
         t += dt

@@ -21,11 +21,11 @@ import numpy as np
 import pytest
 
 import solver.compat  # noqa: F401
-import dolfinx
-from mpi4py import MPI
 
 from solver.physics import electrodeposition as ed
-from solver.problems.electrodeposition import ElectrodepositionProblem, position_noise
+from solver.problems.electrodeposition import position_noise
+
+from conftest import front_1d
 
 
 def test_uniform_and_partition_independent():
@@ -47,15 +47,10 @@ def test_uniform_and_partition_independent():
 
 def _volume_variance(tau, steps, T=0.2, seeds=48):
     p = ed.ElectrodepositionParameters.from_hong2018(E_eq=0.0)
-    l = p.interface_width
-    L = 32 * l
-    mesh = dolfinx.mesh.create_interval(MPI.COMM_WORLD, 128, [0.0, L])
     dV = []
     for seed in range(seeds):
-        pr = ElectrodepositionProblem(
-            mesh, p, xi0=lambda x: 0.5 * (1 - np.tanh((x[0] - L / 2) / (2 * l))),
-            electrolyte=lambda x: np.isclose(x[0], L), noise=(4.0, seed, tau),
-            prefix=f"noise_walk_{steps}_{seed}_")
+        pr = front_1d(p, cells=128, noise=(4.0, seed, tau),
+                      prefix=f"noise_walk_{steps}_{seed}_")
         for k in range(1, steps + 1):
             pr.solve(k * T / steps)
         dV.append(pr.metrics()["deposited_volume_m3"])

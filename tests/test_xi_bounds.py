@@ -32,17 +32,15 @@ from mpi4py import MPI
 from solver.physics import electrodeposition as ed
 from solver.problems.electrodeposition import ElectrodepositionProblem
 
+from conftest import front_1d
+
 
 def _cell(formulation, bounds, xi0, prefix, **kw):
     """Closed 1D cell (Hong 2018 parameters, eta = -100 mV via E_eq, cations zero-flux at
     both ends, phi = 0 at the electrolyte end), the front at 16 l of 32 l."""
     p = ed.ElectrodepositionParameters.from_hong2018(E_eq=0.1, formulation=formulation)
-    l = p.interface_width
-    mesh = dolfinx.mesh.create_interval(MPI.COMM_WORLD, 256, [0.0, 32 * l])
-    problem = ElectrodepositionProblem(
-        mesh, p, xi0=lambda x: xi0(x, l), electrolyte=lambda x: np.isclose(x[0], 32 * l),
-        electrolyte_fields=("phi",), bounds=bounds, prefix=prefix, **kw)
-    return problem, p
+    return front_1d(p, xi0=xi0, electrolyte_fields=("phi",), bounds=bounds, prefix=prefix,
+                    **kw), p
 
 
 def _profile(x, l):

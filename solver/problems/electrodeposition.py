@@ -191,10 +191,9 @@ class ElectrodepositionProblem:
             # correlation time tau (noise[2]) r is scaled by sqrt(tau / dt) each step, so
             # the kicks accumulate as a Wiener process whatever the time steps
             Vr = self.W.sub(0).collapse()[0]
-            tau = noise[2] if len(noise) > 2 else None
+            tau = noise[2] if len(noise) > 2 and noise[2] is not None else None
             self._noise = (dolfinx.fem.Function(Vr), float(noise[0]) * G.time_scale,
-                           int(noise[1]), Vr.tabulate_dof_coordinates(),
-                           None if tau is None else float(tau))
+                           int(noise[1]), Vr.tabulate_dof_coordinates(), tau)
             zero = dolfinx.fem.Constant(mesh, 0.0)
             sources = (self._noise[1] * ed.dh(xi) * self._noise[0], zero, zero)
         F = ed.residual(xi, c, phi, xi_n, c_n, *tests[:3], self.dt, Gc,
@@ -572,7 +571,7 @@ class ElectrodepositionProblem:
         if self._noise is not None:
             r, _, seed, X, tau = self._noise
             r.x.array[:] = position_noise(X, seed, t) * (
-                1.0 if tau is None else math.sqrt(tau / dt))
+                1.0 if tau is None else math.sqrt(float(tau) / dt))
         self.u.x.array[:] = self.u_n.x.array
         if self._current is not None:  # once per step, for every solve of the step
             self._psi = self._potential_shape()
