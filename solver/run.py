@@ -145,7 +145,8 @@ def _solve(case: Case, out: RunDirectory, comm, restart: bool, trap) -> tuple[di
     fingerprint = case_fingerprint(case)
     segment = ""
     if restart:
-        st, path = checkpoint.read_latest(ckdir, problem.state(), comm)
+        st, path = checkpoint.read_latest(ckdir, problem.state, comm,
+                                          prepare=getattr(problem, "prepare_restart", None))
         if st.get("case_fingerprint") not in (None, fingerprint):
             raise CaseError(f"--restart {out.path}: case.yaml differs from the case the "
                             "checkpoint was written with; restore it or start a new run")
@@ -159,13 +160,22 @@ def _solve(case: Case, out: RunDirectory, comm, restart: bool, trap) -> tuple[di
                  f"step {clock.step}, t {clock.t:.6g}, dt {clock.dt:.4g}")
     else:
         out.start_history(HISTORY + problem.history_columns())
+    adapts = hasattr(problem, "adapt_mesh")
+    if restart and adapts:  # as the uninterrupted run did after writing this checkpoint
+        problem.adapt_mesh()
+
+    def open_writers(suffix: str) -> list:
+        # VTX cannot append: a restarted run (or a new adapted mesh) continues the series
+        # in new segment files
+        return [FieldWriter(out.fields, comm, {name + suffix: fns})
+                for name, fns in problem.output_groups().items()]
+
     writers = []
+    mesh_seen = getattr(problem, "mesh_version", 0)
     if case.output.fields:
-        # VTX cannot append: a restarted run continues the series in new segment files
-        writers = [FieldWriter(out.fields, comm, {name + segment: fns})
-                   for name, fns in problem.output_groups().items()]
+        writers = open_writers(segment)
         if not restart:
-            _write_regions(geo, out)
+            _write_regions(getattr(problem, "geo", geo), out)
     ck = case.checkpoint
     last: dict = {}
     last_ck = {"step": -1, "wall": time.perf_counter()}
@@ -181,7 +191,7 @@ def _solve(case: Case, out: RunDirectory, comm, restart: bool, trap) -> tuple[di
         last_ck.update(step=c.step, wall=time.perf_counter())
 
     def on_step(si):
-        nonlocal last
+        nonlocal last, writers, mesh_seen
         last = problem.metrics()
         out.append_history({"step": si.step, "time": si.t, "dt": si.dt,
                             "newton_iterations": si.newton_iterations,
@@ -198,6 +208,12 @@ def _solve(case: Case, out: RunDirectory, comm, restart: bool, trap) -> tuple[di
                 time.perf_counter() - last_ck["wall"] >= ck.every_seconds, op=MPI.LOR))
         if due:
             write_checkpoint(Clock(si.step, si.t, si.dt))
+        if adapts and problem.adapt_mesh():  # after the checkpoint: a restart redoes it
+            if writers and problem.mesh_version != mesh_seen:
+                for w in writers:
+                    w.close()
+                writers = open_writers(f"{segment}.mesh-{si.step}")
+            mesh_seen = problem.mesh_version
         return last
 
     try:

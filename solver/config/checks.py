@@ -111,7 +111,24 @@ def check_case(case) -> None:
         _check_fracture(case, mats)
     else:
         _check_electrodeposition(case, mats)
+    _check_adapt(case)
     check_geometry(case)
+
+
+def _check_adapt(case) -> None:
+    g = case.geometry
+    if g.kind != "layered" or g.mesh.adapt is None:
+        return
+    p = case.physics
+    ed = p.electrodeposition
+    if ed is None or p.fracture is not None or ed.mechanics is not None or \
+            p.elasticity is not None or p.cohesive is not None:
+        raise CaseError("geometry.mesh.adapt: the front-following mesh follows the "
+                        "phase-field front of physics.electrodeposition alone (no "
+                        "mechanics, cracking or fracture yet); remove geometry.mesh.adapt")
+    if g.mesh.interface_size is None:
+        raise CaseError("geometry.mesh.adapt: needs geometry.mesh.interface_size, the cell "
+                        "size to refine to at the front (a quarter of sqrt(8 kappa/W))")
 
 
 ELECTRODEPOSITION_METRICS = ["interface_height_max_m", "interface_height_min_m",

@@ -117,6 +117,21 @@ class Predelamination(Strict):
     length: Length
 
 
+class MeshAdapt(Strict):
+    """Front-following refinement (phase-field electrodeposition alone): Gmsh meshes the
+    interface band at interface_size * 2**levels, and the base cells that the xi interface
+    crosses, plus ``layers`` rings of neighbours, are refined ``levels`` times by bisection
+    (back to interface_size there); the mesh is adapted again whenever the front comes
+    within one ring of the refined region's edge (docs/electrodeposition.md, "Adaptive
+    mesh")."""
+
+    levels: Annotated[int, Field(ge=1, le=4)] = 2
+    layers: Annotated[int, Field(ge=1, le=20)] = 3
+    # a cell is on the interface when its xi values reach above threshold and below
+    # 1 - threshold
+    threshold: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.01
+
+
 class MeshSize(Strict):
     elements_through_thinnest_layer: Annotated[int, Field(ge=1, le=64)] = 4
     max_size: Length | None = None  # default: width / 20
@@ -128,6 +143,7 @@ class MeshSize(Strict):
     # dendrites will grow, resolved at a quarter of the phase-field interface width
     interface_size: Length | None = None
     interface_band: Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)] | None = None
+    adapt: MeshAdapt | None = None
 
 
 class LayeredGeometry(Strict):

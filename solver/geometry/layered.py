@@ -126,6 +126,8 @@ def mesh_sizes(case, surf: Surface) -> tuple[float, float, float, float]:
     hmax = max(m.max_size if m.max_size is not None else g.width / 20, h0)
     if m.interface_size is not None:
         h0 = hmin = min(m.interface_size, hmax)
+    if m.adapt is not None:  # the base mesh: refined back to h0 where the front runs
+        h0 = hmin = min(h0 * 2 ** m.adapt.levels, hmax)
     # every point of the thinnest layer lies within thinnest/2 of an interface: keep h <= hmin
     d0 = max(0.0, thinnest / 2 - (hmin - h0) / (m.growth_rate - 1.0))
     if m.interface_band is not None:

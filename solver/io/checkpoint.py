@@ -164,15 +164,20 @@ def read_state(path: Path) -> dict:
         raise CheckpointError(f"{path}: unreadable {STATE_FILE} ({e})") from None
 
 
-def read_latest(directory: Path, functions: dict[str, dolfinx.fem.Function],
-                comm: MPI.Comm) -> tuple[dict, Path]:
+def read_latest(directory: Path, functions, comm: MPI.Comm,
+                prepare=None) -> tuple[dict, Path]:
     """Read the newest checkpoint that loads; fall back to older ones (a damaged newest
-    checkpoint, e.g. a file system that lost the last write, still restarts)."""
+    checkpoint, e.g. a file system that lost the last write, still restarts).
+    functions: {name: Function}, or a callable returning them, called after
+    ``prepare(state)`` (e.g. rebuilding the adapted mesh the checkpoint was written on)."""
     log = logging.getLogger("solver.checkpoint")
     errors = []
     for path in candidates(directory):
         try:
-            return read(path, functions, comm), path
+            if prepare is not None:
+                prepare(read_state(path))
+            fns = functions() if callable(functions) else functions
+            return read(path, fns, comm), path
         except CheckpointError as e:
             errors.append(str(e))
             log.warning(f"checkpoint {path.name} unusable ({e}); trying an older one")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import math
+import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,7 +21,9 @@ import solver.compat  # noqa: F401
 import dolfinx
 from mpi4py import MPI
 
+from solver.geometry.adapt import FrontRefinement
 from solver.io import figures
+from solver.io.checkpoint import CheckpointError
 from solver.materials import stiffness
 from solver.physics.electrodeposition import (ElectrodepositionParameters,
                                               conduction_plane_tensor, equilibrium_profile,
@@ -29,10 +33,39 @@ from solver.problems.electrodeposition import ElectrodepositionProblem, gather_i
 log = logging.getLogger("solver.problems.electrodeposition")
 
 
+@dataclass
+class _Adapt:
+    """The front-following mesh's state: its refiner, the marked base cells (owned +
+    ghost), each fine cell's base cell, and the resolved materials (to rebuild)."""
+
+    refiner: FrontRefinement
+    marked: np.ndarray
+    parent: np.ndarray
+    materials: dict
+
 
 class ElectrodepositionRun(ElectrodepositionProblem):
     @classmethod
     def from_case(cls, case, geo, materials) -> ElectrodepositionRun:
+        adapt = case.geometry.mesh.adapt if case.geometry.kind == "layered" else None
+        if adapt is None:
+            return cls._on(case, geo, materials)
+        # front-following mesh: refine the base mesh where the initial profile's front is
+        refiner = FrontRefinement(geo, adapt.levels, adapt.layers, adapt.threshold)
+        _, _, kwargs = cls.case_arguments(case, geo, materials)
+        V = dolfinx.fem.functionspace(geo.mesh, ("Lagrange", 1))
+        f = dolfinx.fem.Function(V)
+        f.interpolate(kwargs["xi0"])
+        values = f.x.array[V.dofmap.list[: refiner.n_local]]
+        marked = refiner.marker(refiner.active_from_values(
+            values, np.arange(refiner.n_local, dtype=np.int32)))
+        fine, parent = refiner.refine(marked)
+        prob = cls._on(case, fine, materials)
+        prob._adapt = _Adapt(refiner, marked, parent, materials)
+        return prob
+
+    @classmethod
+    def _on(cls, case, geo, materials) -> ElectrodepositionRun:
         params, ell, kwargs = cls.case_arguments(case, geo, materials)
         prob = cls(geo.mesh, params, **kwargs)
         prob.attach(case, geo, ell)
@@ -41,6 +74,77 @@ class ElectrodepositionRun(ElectrodepositionProblem):
     def attach(self, case, geo, ell) -> None:
         self.geo, self.ell, self.case = geo, ell, case
         self._clearance_warned = False
+        self._adapt = None
+        self.mesh_version = 0  # +1 at every adaptation (the run opens new field files)
+
+    # ------------------------------------------------------------------ adaptive mesh
+    def adapt_mesh(self, marked: np.ndarray | None = None) -> bool:
+        """Adapt the front-following mesh to the accepted state if the front has come near
+        the edge of the refined region (``FrontRefinement.needs_update``), or to the given
+        base-cell marker; returns whether the mesh changed. Called between steps only: the
+        state (u and the previous u_n) is carried over by interpolation onto the new mesh
+        (exact where the new mesh is not finer than the old one: the meshes are nested
+        refinements of one base mesh), and the problem is rebuilt on it in place."""
+        ad = self._adapt
+        if ad is None:
+            return False
+        R = ad.refiner
+        t0 = time.perf_counter()
+        if marked is None:
+            n = self.mesh.topology.index_map(self.tdim).size_local
+            values = self.u.x.array[self._xi_map][self._Vxi.dofmap.list[:n]]
+            active = R.active_from_values(values, ad.parent)
+            if not R.needs_update(active, ad.marked):
+                return False
+            marked = R.marker(active)
+        fine, parent = R.refine(marked)
+        new = type(self)._on(self.case, fine, ad.materials)
+        cells = np.arange(new.mesh.topology.index_map(new.tdim).size_local, dtype=np.int32)
+        data = dolfinx.fem.create_interpolation_data(new._Vxi, self._Vxi, cells)
+        f_old, f_new = dolfinx.fem.Function(self._Vxi), dolfinx.fem.Function(new._Vxi)
+        maps_old = [self.W.sub(i).collapse()[1] for i in range(3)]
+        maps_new = [new.W.sub(i).collapse()[1] for i in range(3)]
+        for src, dst in ((self.u, new.u), (self.u_n, new.u_n)):
+            for mo, mn in zip(maps_old, maps_new, strict=True):
+                f_old.x.array[:] = src.x.array[mo]
+                f_new.interpolate_nonmatching(f_old, cells, data)
+                f_new.x.scatter_forward()
+                dst.x.array[mn] = f_new.x.array
+            dst.x.scatter_forward()
+        if self._E is not None:
+            new._E.value = self._E.value
+        keep = {"t": self.t, "_t_n": self._t_n, "xi_initial": self.xi_initial,
+                "_clearance_warned": self._clearance_warned,
+                "mesh_version": self.mesh_version + 1}
+        pending = self._pending is not None
+        self.destroy()
+        self.__dict__ = new.__dict__  # new's PETSc callbacks see the same attributes
+        self.__dict__.update(keep)
+        self._pending = self.u.x.array.copy() if pending else None
+        self._adapt = _Adapt(R, marked, parent, ad.materials)
+        log.info(f"mesh adapted: {self.n_dofs} dofs, "
+                 f"{self.comm.allreduce(len(cells), op=MPI.SUM)} cells "
+                 f"({time.perf_counter() - t0:.2f} s)")
+        return True
+
+    def scalar_state(self) -> dict:
+        """What a checkpoint needs besides the fields: the adapted mesh's marked base cells
+        (input indices), from which a restart rebuilds the same mesh."""
+        if self._adapt is None:
+            return {}
+        return {"adapt_marked_cells": self._adapt.refiner.marker_ids(self._adapt.marked)}
+
+    def prepare_restart(self, state: dict) -> None:
+        """Before a checkpoint's fields are read: rebuild the adapted mesh it was written on."""
+        ids = state.get("scalars", {}).get("adapt_marked_cells")
+        if self._adapt is None or ids is None:
+            return
+        if state.get("written_on_ranks") != self.comm.size:
+            raise CheckpointError(
+                f"the checkpoint holds an adapted mesh (geometry.mesh.adapt) written on "
+                f"{state.get('written_on_ranks')} ranks; it restarts on that many "
+                f"(mpiexec -n {state.get('written_on_ranks')}), not {self.comm.size}")
+        self.adapt_mesh(self._adapt.refiner.marker_from_ids(ids))
 
     def coating_clearance(self, pts, hit) -> float:
         """Smallest height of the coating stack's top face above the xi = 1/2 crossings
