@@ -11,11 +11,12 @@ Against:
 - a fixed mesh of the same interface resolution: the Hong 2018 quick nucleus (-0.45 V) to
   0.5 s gives the same tip height and deposited volume (measured 0.12 % and 6e-5 apart; 19
   adaptations on the way), and 2 ranks give the serial numbers (1e-12);
-- the transfer: adapting to the same marked cells rebuilds the same mesh and state (1e-14);
+- the transfer: adapting to the same marked cells rebuilds the same mesh and state (1e-14)
+  and leaves the field-split solver's iterations unchanged;
   to more cells (a refinement of the old mesh), the fields are interpolated exactly (the
   deposited volume to 1e-12);
-- the run lifecycle: a run stopped by SIGTERM and restarted ends as the uninterrupted one
-  (1e-10), and a restart on another number of ranks is refused with a one-line error.
+- the run lifecycle: a run killed on 2 ranks and restarted on 1 ends as the uninterrupted
+  one (1e-10).
 """
 
 from __future__ import annotations
@@ -148,6 +149,32 @@ def test_transfer_is_exact_on_the_same_and_a_finer_mesh():
     p.destroy()
 
 
+def test_field_split_solver_unchanged_by_adapting():
+    """The iterative solver after an adaptation: adapting to the same marked cells keeps the
+    field split's PETSc options, and the next step takes the same Newton iterations, as
+    many GMRES iterations within 10 % and gives the same state as without it. (The old
+    problem's clean-up once cleared the PETSc options that the rebuilt one shares: GMRES
+    went from 30 to 200 iterations per step on the Hong case.)"""
+    sets = ADAPT + ["physics.electrodeposition.solver.linear=fieldsplit"]
+    a, b = _problem(sets), _problem(sets)
+    for p in (a, b):
+        p.solve(0.01)
+    from petsc4py import PETSc
+
+    split = sorted(k for k in PETSc.Options().getAll() if "fieldsplit_" in k)
+    a.adapt_mesh(a._adapt.marked.copy())
+    assert sorted(k for k in PETSc.Options().getAll() if "fieldsplit_" in k) == split
+    ia, ib = a.solve(0.02), b.solve(0.02)
+    # not equal to the iteration: the Eisenstat-Walker tolerances carry the history of
+    # the SNES's earlier solve (measured 38 against 36; 48 with the options lost)
+    assert ia["linear_iterations"] <= 1.1 * ib["linear_iterations"] + 1, (ia, ib)
+    assert ia["newton_iterations"] == ib["newton_iterations"]
+    ma, mb = a.metrics(), b.metrics()
+    assert ma["deposited_volume_m3"] == pytest.approx(mb["deposited_volume_m3"], rel=1e-10)
+    a.destroy()
+    b.destroy()
+
+
 @pytest.mark.parametrize("override, text", [
     ("geometry.mesh.adapt={levels: 1}", "needs geometry.mesh.interface_size"),
 ])
@@ -179,11 +206,10 @@ def _run(*args, np_=1, code=0):
 @pytest.mark.serial
 def test_restart_of_an_adapted_run(tmp_path):
     """An adapted run (2 ranks, 20 steps, adaptations from step 13 on, checkpoints every
-    8 steps) killed hard after step 18 restarts from step 16's checkpoint: it rebuilds the
-    mesh that checkpoint was written on, adapts it as the uninterrupted run did after
-    writing it, and ends with the uninterrupted run's metrics. A restart on 1 rank is
-    refused first (exit 2, one line). Field files continue in new segments after each
-    adaptation."""
+    8 steps) killed hard after step 18 restarts on 1 rank from step 16's checkpoint: it
+    rebuilds the mesh that checkpoint was written on, adapts it as the uninterrupted run
+    did after writing it, and ends with the uninterrupted run's metrics. Field files
+    continue in new segments after each adaptation."""
     sets = [a for kv in ADAPT + ["stepping.end=0.2", "stepping.dt=0.01",
                                  "stepping.dt_max=0.01", "checkpoint.every_steps=8"]
             for a in ("--set", kv)]
@@ -192,11 +218,7 @@ def test_restart_of_an_adapted_run(tmp_path):
     _run(str(QUICK), "-o", str(d), "--no-figures", *sets, "--set",
          "debug.abort_after_step=18", np_=2, code=137)
     assert (d / "checkpoint" / "step-0000016").is_dir()
-    r = _run("--restart", str(d), np_=1, code=2)
-    err = r.stderr.strip()
-    assert "adapted mesh" in err and "mpiexec -n 2" in err and "Traceback" not in err, err
-    assert len(err.splitlines()) == 1, err
-    _run("--restart", str(d), np_=2)
+    _run("--restart", str(d), np_=1)
     m, m_ref = (json.loads((x / "metrics.json").read_text()) for x in (d, ref))
     for key in ("interface_height_max_m", "deposited_volume_m3", "roughness_m",
                 "concentration_min_mol_m3", "electrode_potential_V"):

@@ -7,7 +7,8 @@ rings of neighbours, are refined ``levels`` times by edge bisection (Plaza,
 adaptation starts again from the base mesh, so a region the front has left becomes coarse
 again, and an adapted mesh is described completely by its set of marked base cells. That
 set is stored by the cells' input indices (partition independent) in checkpoints, and a
-restart refines the regenerated base mesh with it again.
+restart, on any number of ranks, refines the regenerated base mesh with it again (the
+fields are keyed by the refined cells' vertex coordinates, ``io.checkpoint.cell_keys``).
 
 Refinement keeps children on their parent's rank (no redistribution), and the refined
 meshes carry no ghost cells: the physics using it (M3 alone) integrates over cells only.
@@ -119,6 +120,7 @@ class FrontRefinement:
             cells_marked = marked[parent]
             mesh = new
         mesh.topology.create_connectivity(tdim - 1, tdim)
+        mesh.keyed_by_vertices = True  # checkpoints key its cells by partition-free keys
         geo = dataclasses.replace(self.base, mesh=mesh, cell_tags=ct, facet_tags=ft)
         return geo, parent
 

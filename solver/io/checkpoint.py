@@ -8,8 +8,10 @@ Layout: the mesh is not stored; it is regenerated from the resolved case, determ
 (Gmsh on rank 0, the same input cell order whatever the number of ranks). A function is
 stored "cell-wise": row ``original_cell_index * n + j`` holds the j-th value of that cell's
 dofs (n = dofs per cell x block size). Any partition can read back its cells' rows, so N->M
-restart works. The cell midpoints are stored the same way and checked on reading, so a mesh
-that differs from the one written (another Gmsh version, a changed case) is refused.
+restart works. (A refined, front-following mesh numbers its cells by their sorted vertex
+coordinates instead, ``cell_keys``: its input indices depend on the partition.) The cell
+midpoints are stored the same way and checked on reading, so a mesh that differs from the
+one written (another Gmsh version, a changed case) is refused.
 
 Atomicity: each checkpoint is written into ``checkpoint/.tmp-<step>/`` and renamed to
 ``checkpoint/step-<step>/``; then ``checkpoint/latest`` (a one-line file) is replaced
@@ -49,8 +51,47 @@ def _cell_layout(V: dolfinx.fem.FunctionSpace):
     n_local = n_owned + mesh.topology.index_map(tdim).num_ghosts
     dofs = V.dofmap.list[:n_local]  # (cells, dofs per cell), blocked
     bs = V.dofmap.bs
-    orig = np.asarray(mesh.topology.original_cell_index[:n_local], dtype=np.int64)
-    return dofs, bs, orig, n_owned
+    return dofs, bs, cell_keys(mesh)[:n_local], n_owned
+
+
+def cell_keys(mesh) -> np.ndarray:
+    """Each local cell's row key: its input index, or for a mesh marked
+    ``keyed_by_vertices`` (a refined mesh, whose input indices depend on the partition) its
+    rank in the global order of the cells' sorted vertex coordinates, which is the same for
+    any partition (bitwise: refinement computes a new vertex from the same two parents)."""
+    if not getattr(mesh, "keyed_by_vertices", False):
+        n = mesh.topology.index_map(mesh.topology.dim).size_local + \
+            mesh.topology.index_map(mesh.topology.dim).num_ghosts
+        return np.asarray(mesh.topology.original_cell_index[:n], dtype=np.int64)
+    keys = getattr(mesh, "_vertex_keys", None)
+    if keys is None:
+        keys = mesh._vertex_keys = _vertex_order(mesh)
+    return keys
+
+
+def _vertex_order(mesh) -> np.ndarray:
+    tdim = mesh.topology.dim
+    imap = mesh.topology.index_map(tdim)
+    if imap.num_ghosts:
+        raise ValueError("vertex-keyed checkpoints need a mesh without ghost cells")
+    cells = np.arange(imap.size_local, dtype=np.int32)
+    geom = dolfinx.mesh.entities_to_geometry(mesh, tdim, cells)
+    X = mesh.geometry.x[geom]  # (cells, vertices, 3)
+    # the vertices of each cell in lexicographic order, flattened: the cell's key
+    order = np.lexsort((X[:, :, 2], X[:, :, 1], X[:, :, 0]), axis=-1) if len(X) else \
+        np.zeros((0, X.shape[1]), dtype=np.int64)
+    K = np.take_along_axis(X, order[:, :, None], axis=1).reshape(len(X), -1)
+    comm = mesh.comm
+    parts = comm.gather(K, root=0)
+    if comm.rank == 0:
+        allk = np.vstack(parts)
+        rank = np.empty(len(allk), dtype=np.int64)
+        rank[np.lexsort(allk.T[::-1])] = np.arange(len(allk), dtype=np.int64)
+        bounds = np.cumsum([0] + [len(p) for p in parts])
+        chunks = [rank[bounds[i]:bounds[i + 1]] for i in range(comm.size)]
+    else:
+        chunks = None
+    return comm.scatter(chunks, root=0)
 
 
 def _rows(orig: np.ndarray, width: int) -> np.ndarray:

@@ -23,7 +23,6 @@ from mpi4py import MPI
 
 from solver.geometry.adapt import FrontRefinement
 from solver.io import figures
-from solver.io.checkpoint import CheckpointError
 from solver.materials import stiffness
 from solver.physics.electrodeposition import (ElectrodepositionParameters,
                                               conduction_plane_tensor, equilibrium_profile,
@@ -98,26 +97,35 @@ class ElectrodepositionRun(ElectrodepositionProblem):
                 return False
             marked = R.marker(active)
         fine, parent = R.refine(marked)
-        new = type(self)._on(self.case, fine, ad.materials)
-        cells = np.arange(new.mesh.topology.index_map(new.tdim).size_local, dtype=np.int32)
-        data = dolfinx.fem.create_interpolation_data(new._Vxi, self._Vxi, cells)
-        f_old, f_new = dolfinx.fem.Function(self._Vxi), dolfinx.fem.Function(new._Vxi)
-        maps_old = [self.W.sub(i).collapse()[1] for i in range(3)]
-        maps_new = [new.W.sub(i).collapse()[1] for i in range(3)]
-        for src, dst in ((self.u, new.u), (self.u_n, new.u_n)):
-            for mo, mn in zip(maps_old, maps_new, strict=True):
-                f_old.x.array[:] = src.x.array[mo]
-                f_new.interpolate_nonmatching(f_old, cells, data)
-                f_new.x.scatter_forward()
-                dst.x.array[mn] = f_new.x.array
-            dst.x.scatter_forward()
-        if self._E is not None:
-            new._E.value = self._E.value
+        # the state as plain P1 functions on the old mesh, then the old problem freed
+        # before the new one is built (freeing clears the PETSc options of the prefix the
+        # two share: the new field split would lose its sub-solvers' options)
+        V_old = self._Vxi
+        old = []
+        for src in (self.u, self.u_n):
+            for i in range(3):
+                f = dolfinx.fem.Function(V_old)
+                f.x.array[:] = src.x.array[self.W.sub(i).collapse()[1]]
+                old.append(f)
+        E = None if self._E is None else float(self._E.value)
         keep = {"t": self.t, "_t_n": self._t_n, "xi_initial": self.xi_initial,
                 "_clearance_warned": self._clearance_warned,
                 "mesh_version": self.mesh_version + 1}
         pending = self._pending is not None
         self.destroy()
+        new = type(self)._on(self.case, fine, ad.materials)
+        cells = np.arange(new.mesh.topology.index_map(new.tdim).size_local, dtype=np.int32)
+        data = dolfinx.fem.create_interpolation_data(new._Vxi, V_old, cells)
+        f_new = dolfinx.fem.Function(new._Vxi)
+        maps = [new.W.sub(i).collapse()[1] for i in range(3)]
+        for k, dst in enumerate((new.u, new.u_n)):
+            for i in range(3):
+                f_new.interpolate_nonmatching(old[3 * k + i], cells, data)
+                f_new.x.scatter_forward()
+                dst.x.array[maps[i]] = f_new.x.array
+            dst.x.scatter_forward()
+        if E is not None:
+            new._E.value = E
         self.__dict__ = new.__dict__  # new's PETSc callbacks see the same attributes
         self.__dict__.update(keep)
         self._pending = self.u.x.array.copy() if pending else None
@@ -139,11 +147,6 @@ class ElectrodepositionRun(ElectrodepositionProblem):
         ids = state.get("scalars", {}).get("adapt_marked_cells")
         if self._adapt is None or ids is None:
             return
-        if state.get("written_on_ranks") != self.comm.size:
-            raise CheckpointError(
-                f"the checkpoint holds an adapted mesh (geometry.mesh.adapt) written on "
-                f"{state.get('written_on_ranks')} ranks; it restarts on that many "
-                f"(mpiexec -n {state.get('written_on_ranks')}), not {self.comm.size}")
         self.adapt_mesh(self._adapt.refiner.marker_from_ids(ids))
 
     def coating_clearance(self, pts, hit) -> float:
