@@ -237,6 +237,9 @@ def _solve(case: Case, out: RunDirectory, comm, restart: bool, trap) -> tuple[di
     if not last:  # restarted at the end: recompute the final metrics from the state
         last = problem.metrics()
     extra = problem.finish(out, draw=case.output.figures)
+    if getattr(problem, "_adapt", None) is not None:  # the last adapted mesh's cells
+        n_cells = comm.allreduce(problem.mesh.topology.index_map(geo.dim).size_local,
+                                 op=MPI.SUM)
     metrics = {"n_dofs": problem.n_dofs, "n_cells": n_cells, "n_steps": clock.step,
                "final_time_s": clock.t, "stop_reason": stop, **last, **extra}
     problem.destroy()

@@ -21,6 +21,7 @@ Against:
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 
@@ -175,13 +176,14 @@ def test_field_split_solver_unchanged_by_adapting():
     b.destroy()
 
 
-@pytest.mark.parametrize("override, text", [
-    ("geometry.mesh.adapt={levels: 1}", "needs geometry.mesh.interface_size"),
+@pytest.mark.parametrize("overrides, text", [
+    (["geometry.mesh.interface_size=null"], "needs geometry.mesh.interface_size"),
+    (["dimension=3", "geometry.depth=20e-6",
+      "geometry.metal.perturbations[0].center=[10e-6, 10e-6]"], "2D only"),
 ])
-def test_adapt_needs_interface_size(override, text):
+def test_adapt_rejections(overrides, text):
     data = read_yaml(QUICK)
-    del data["geometry"]["mesh"]["interface_size"]
-    apply_overrides(data, [override])
+    apply_overrides(data, ["geometry.mesh.adapt={levels: 1}", *overrides])
     with pytest.raises(CaseError, match=text) as e:
         parse_case(data)
     assert str(e.value).startswith("geometry.mesh.adapt")
@@ -224,6 +226,8 @@ def test_restart_of_an_adapted_run(tmp_path):
                 "concentration_min_mol_m3", "electrode_potential_V"):
         assert m[key] == pytest.approx(m_ref[key], rel=1e-10), key
     assert m["n_steps"] == m_ref["n_steps"] == 20
-    assert m["n_dofs"] == m_ref["n_dofs"]
+    assert m["n_dofs"] == m_ref["n_dofs"] and m["n_cells"] == m_ref["n_cells"]
+    rows = list(csv.DictReader(open(ref / "history.csv")))
+    assert len({r["n_dofs"] for r in rows}) > 3  # the mesh changed along the way
     segments = sorted(p.name for p in (ref / "fields").glob("phase_field*.bp"))
     assert len(segments) >= 3 and any(".mesh-13" in s for s in segments), segments

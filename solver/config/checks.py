@@ -126,6 +126,9 @@ def _check_adapt(case) -> None:
         raise CaseError("geometry.mesh.adapt: the front-following mesh follows the "
                         "phase-field front of physics.electrodeposition alone (no "
                         "mechanics, cracking or fracture yet); remove geometry.mesh.adapt")
+    if case.dimension != 2:
+        raise CaseError("geometry.mesh.adapt: the front-following mesh is verified in 2D "
+                        "only so far; remove it for a 3D case (or set dimension: 2)")
     if g.mesh.interface_size is None:
         raise CaseError("geometry.mesh.adapt: needs geometry.mesh.interface_size, the cell "
                         "size to refine to at the front (a quarter of sqrt(8 kappa/W))")

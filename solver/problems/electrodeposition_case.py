@@ -161,8 +161,9 @@ class ElectrodepositionRun(ElectrodepositionProblem):
         return self.comm.allreduce(float(np.min(gap)) if len(P) else math.inf, op=MPI.MIN)
 
     def _front_metrics(self, pts, hit) -> dict:
+        out = {"n_dofs": self.n_dofs} if getattr(self, "_adapt", None) is not None else {}
         if getattr(self, "geo", None) is None or self.geo.coating_top_height is None:
-            return {}
+            return out
         gap = self.coating_clearance(pts, hit)
         width = 4 * self.ell
         if gap < width and not self._clearance_warned:
@@ -172,7 +173,7 @@ class ElectrodepositionRun(ElectrodepositionProblem):
                         f"{width:.3g} m: the fixed-coating model is leaving its range "
                         "(stop earlier with stepping.stop: {metric: coating_clearance_m, "
                         "below: ...})")
-        return {"coating_clearance_m": gap if math.isfinite(gap) else math.nan}
+        return {**out, "coating_clearance_m": gap if math.isfinite(gap) else math.nan}
 
     @staticmethod
     def case_arguments(case, geo, materials):
@@ -252,6 +253,8 @@ class ElectrodepositionRun(ElectrodepositionProblem):
 
     def history_columns(self) -> list[str]:
         coated = ["coating_clearance_m"] if self.geo.coating_top_height is not None else []
+        if self._adapt is not None:  # the front-following mesh's size at each step
+            coated.append("n_dofs")
         return ["interface_height_max_m", "interface_height_min_m", "roughness_m",
                 "deposited_volume_m3", "reaction_current_A", "tip_velocity_m_s",
                 "concentration_min_mol_m3",
