@@ -119,6 +119,7 @@ def test_front_stays_refined_and_matches_fixed_mesh():
         h = p.mesh.h(2, cells.astype(np.int32))
         worst = max(worst, comm.allreduce(float(h.max(initial=0.0)), op=MPI.MAX))
         adaptations += p.adapt_mesh()
+    assert not p._adapt.warned  # the front stayed in the base mesh's band
     m, f = p.metrics(), fixed.metrics()
     assert adaptations >= 10, adaptations
     assert worst < 0.75e-6, worst  # the 1 um base cells bisected once
@@ -131,6 +132,22 @@ def test_front_stays_refined_and_matches_fixed_mesh():
     assert adaptations == 19
     p.destroy()
     fixed.destroy()
+
+
+def test_warns_when_the_front_leaves_the_band(caplog):
+    """A 0.5 um band around the initial surface, graded steeply (2.5) beyond: the growing
+    nucleus leaves it within 0.5 s and reaches base cells over twice the band's size; the
+    run warns once, naming the key. (The band of the other tests, 6 um, never warns.)"""
+    p = _problem(ADAPT + ["geometry.mesh.interface_band=0.5e-6",
+                          "geometry.mesh.growth_rate=2.5"])
+    with caplog.at_level("WARNING", logger="solver"):
+        for k in range(50):
+            p.solve(0.01 * (k + 1))
+            p.adapt_mesh()
+    hits = [r.getMessage() for r in caplog.records if "left the base mesh's band" in
+            r.getMessage()]
+    assert len(hits) == 1 and "geometry.mesh.interface_band" in hits[0], hits
+    p.destroy()
 
 
 def test_transfer_is_exact_on_the_same_and_a_finer_mesh():

@@ -47,6 +47,7 @@ class FrontRefinement:
         self._V1 = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
         self._dofs = self._V1.dofmap.list[: self.n_local]
         self.comm = mesh.comm
+        self._h = None  # base cells' longest edges (largest_cell)
 
     # ------------------------------------------------------------------ marking
     def dilate(self, marked: np.ndarray, layers: int) -> np.ndarray:
@@ -71,6 +72,13 @@ class FrontRefinement:
         out = np.zeros(self.n_local, dtype=bool)
         out[parent[act]] = True
         return out
+
+    def largest_cell(self, active: np.ndarray) -> float:
+        """The longest edge among the ``active`` base cells (all ranks), m."""
+        if self._h is None:
+            self._h = self.base.mesh.h(self.tdim, np.arange(self.n_local, dtype=np.int32))
+        h = self._h[np.asarray(active, dtype=bool)]
+        return self.comm.allreduce(float(h.max(initial=0.0)), op=MPI.MAX)
 
     def marker(self, active: np.ndarray) -> np.ndarray:
         return self.dilate(active, self.layers)

@@ -41,6 +41,8 @@ class _Adapt:
     marked: np.ndarray
     parent: np.ndarray
     materials: dict
+    h_band: float = 0.0  # the base mesh's cell size in its band (m)
+    warned: bool = False
 
 
 class ElectrodepositionRun(ElectrodepositionProblem):
@@ -60,7 +62,9 @@ class ElectrodepositionRun(ElectrodepositionProblem):
             values, np.arange(refiner.n_local, dtype=np.int32)))
         fine, parent = refiner.refine(marked)
         prob = cls._on(case, fine, materials)
-        prob._adapt = _Adapt(refiner, marked, parent, materials)
+        # the base band's cell size: the front beyond twice it has left the band
+        prob._adapt = _Adapt(refiner, marked, parent, materials,
+                             case.geometry.mesh.interface_size * 2 ** adapt.levels)
         return prob
 
     @classmethod
@@ -96,6 +100,13 @@ class ElectrodepositionRun(ElectrodepositionProblem):
             if not R.needs_update(active, ad.marked):
                 return False
             marked = R.marker(active)
+            h = R.largest_cell(active)
+            if h > 2.0 * ad.h_band and not ad.warned:
+                ad.warned = True
+                log.warning(f"electrodeposition: the front reached base cells of {h:.3g} m, "
+                            f"over twice the band's {ad.h_band:.3g} m: it has left the base "
+                            "mesh's band and is less resolved there; raise "
+                            "geometry.mesh.interface_band")
         fine, parent = R.refine(marked)
         # the state as plain P1 functions on the old mesh, then the old problem freed
         # before the new one is built (freeing clears the PETSc options of the prefix the
@@ -129,7 +140,7 @@ class ElectrodepositionRun(ElectrodepositionProblem):
         self.__dict__ = new.__dict__  # new's PETSc callbacks see the same attributes
         self.__dict__.update(keep)
         self._pending = self.u.x.array.copy() if pending else None
-        self._adapt = _Adapt(R, marked, parent, ad.materials)
+        self._adapt = _Adapt(R, marked, parent, ad.materials, ad.h_band, ad.warned)
         log.info(f"mesh adapted: {self.n_dofs} dofs, "
                  f"{self.comm.allreduce(len(cells), op=MPI.SUM)} cells "
                  f"({time.perf_counter() - t0:.2f} s)")
