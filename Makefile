@@ -8,12 +8,12 @@ CASE    ?= cases/quick.yaml
 OUT     ?= runs/quick
 PYTEST  := $(PY) -m pytest -q
 
-.PHONY: setup run test test-serial test-mpi lint bench bench-hong bench-fracture m4-growth validate seed001 seed001-pf seed002 seed003-m6 seed004 clean help
+.PHONY: setup run test test-serial test-mpi lint bench bench-hong hong2018-full bench-fracture m4-growth validate seed001 seed001-pf seed002 seed003-m6 seed004 clean help
 
 help:
 	@echo "make run    set up (if needed) and run $(CASE) on $(NP) ranks into $(OUT)"
 	@echo "make test   set up (if needed) and run the test suite, serial then mpiexec -n 2"
-	@echo "make lint | bench | bench-hong | bench-fracture | m4-growth | validate | seed001 | seed001-pf | seed002 | seed003-m6 | seed004 | setup | clean"
+	@echo "make lint | bench | bench-hong | hong2018-full | bench-fracture | m4-growth | validate | seed001 | seed001-pf | seed002 | seed003-m6 | seed004 | setup | clean"
 
 setup: $(STAMP)
 
@@ -79,6 +79,10 @@ seed002: $(STAMP)
 RANKS ?= 1 2
 bench-hong: $(STAMP)
 	RANKS="$(RANKS)" $(PY) benchmarks/hong2018_bench.py
+
+# Hong 2018 at full size on the front-following mesh, whole runs on $(NP) ranks (~1-2 h)
+hong2018-full: $(STAMP)
+	NP=$(NP) $(PY) benchmarks/hong2018_full.py
 
 # Phase-field fracture: SENT to failure, 1/2 ranks, plain vs accelerated, two meshes
 bench-fracture: $(STAMP)

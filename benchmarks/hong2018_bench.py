@@ -3,14 +3,15 @@
 
 Runs cases/hong2018.yaml (200 x 200 um, -0.45 V, 4 cells across the interface,
 field-split solver) for STEPS steps at Hong's dt = 0.02 s from the start, once per mesh
-(MESHES="fixed adapted": the fixed 0.24 um band of 60 um, 0.98 M dofs, and the shipped
-front-following mesh, ~0.17 M dofs at the start) and rank count, and reports per run: dofs
-(at the end), the settled cost (median over the last half of the steps of the wall time
-per step), Newton iterations and GMRES iterations per Newton step over the same steps, and
-the estimate for Hong's 35 s (1750 steps at that cost) against the ~24 h that the MOOSE
-implementation needed on a laptop (issue 5). The estimate assumes the settled cost holds
-once dendrites grow; for the adapted mesh it does not (the front lengthens), which
-`make hong2018-full` measures by running the whole 35 s (docs/benchmarks.md, section 4).
+(MESHES="fixed adapted": a fixed 0.24 um band 60 um high, 0.98 M dofs, and the shipped
+front-following mesh, ~0.17 M dofs) and rank count. Reports per run: dofs (at the end),
+the settled cost (median wall time per step over the last half of the steps), Newton
+iterations per step and GMRES iterations per Newton iteration over the same steps, the
+estimate for Hong's 35 s (1750 steps at that cost) against the ~24 h that the MOOSE
+implementation needed on a laptop (issue 5), and the deposited volume and the front's
+highest point at the end (the two meshes must agree). The estimate assumes the settled
+cost holds for 35 s; for the adapted mesh it grows with the front's length, which
+`make hong2018-full` measures by running whole cases (docs/benchmarks.md, section 4).
 Extra `--set` overrides: SETS="geometry.width=40e-6" (a narrower domain, for a quick check
 of the script). Output: runs/bench_hong/table.md.
 """
@@ -57,7 +58,8 @@ def run(ranks: int, steps: int, sets: list[str], mesh: str) -> dict:
     return {"mesh": mesh, "ranks": ranks, "dofs": m["n_dofs"], "steps": len(rows),
             "s_per_step": per_step, "newton": newton / len(settled),
             "gmres": linear / max(newton, 1), "hours": hours, "ratio": MOOSE_HOURS / hours,
-            "wall": m["wall_time_s"]}
+            "wall": m["wall_time_s"], "volume": m["deposited_volume_m3"],
+            "front": m["interface_height_max_m"]}
 
 
 def main() -> None:
@@ -66,15 +68,17 @@ def main() -> None:
     sets = shlex.split(os.environ.get("SETS", ""))
     meshes = os.environ.get("MESHES", "fixed adapted").split()
     lines = ["| mesh | ranks | dofs | steps | settled s/step | Newton/step | GMRES/Newton | "
-             "35 s estimate (h) | vs ~24 h MOOSE | run wall (s) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "35 s estimate (h) | vs ~24 h MOOSE | run wall (s) | deposited (m^3/m) | "
+             "front max (um) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     print("\n".join(lines), flush=True)
     for mesh, n in ((m, n) for m in meshes for n in ranks):
         r = run(n, steps, sets, mesh)
         line = (f"| {r['mesh']} | {r['ranks']} | {r['dofs']} | {r['steps']} | "
                 f"{r['s_per_step']:.2f} | "
                 f"{r['newton']:.1f} | {r['gmres']:.1f} | {r['hours']:.2f} | "
-                f"{r['ratio']:.1f}x | {r['wall']:.0f} |")
+                f"{r['ratio']:.1f}x | {r['wall']:.0f} | {r['volume']:.5e} | "
+                f"{r['front'] * 1e6:.4f} |")
         print(line, flush=True)
         lines.append(line)
     out = ROOT / "runs" / "bench_hong"

@@ -161,8 +161,6 @@ def _solve(case: Case, out: RunDirectory, comm, restart: bool, trap) -> tuple[di
     else:
         out.start_history(HISTORY + problem.history_columns())
     adapts = hasattr(problem, "adapt_mesh")
-    if restart and adapts:  # as the uninterrupted run did after writing this checkpoint
-        problem.adapt_mesh()
 
     def open_writers(suffix: str) -> list:
         # VTX cannot append: a restarted run (or a new adapted mesh) continues the series
@@ -203,17 +201,20 @@ def _solve(case: Case, out: RunDirectory, comm, restart: bool, trap) -> tuple[di
             problem.update_outputs()  # the functions the writers hold
             for w in writers:
                 w.write(si.t)
-        due = (ck.every_steps and si.step % ck.every_steps == 0) or (
-            ck.every_seconds and comm.allreduce(
-                time.perf_counter() - last_ck["wall"] >= ck.every_seconds, op=MPI.LOR))
-        if due:
-            write_checkpoint(Clock(si.step, si.t, si.dt))
-        if adapts and problem.adapt_mesh():  # after the checkpoint: a restart redoes it
+        # a front-following mesh adapts before any checkpoint of this step is written, so
+        # every checkpoint holds the mesh the run continues on (not after the last step)
+        if adapts and si.t < case.stepping.end - 1e-12 * max(1.0, case.stepping.end) \
+                and problem.adapt_mesh():
             if writers and problem.mesh_version != mesh_seen:
                 for w in writers:
                     w.close()
                 writers = open_writers(f"{segment}.mesh-{si.step}")
             mesh_seen = problem.mesh_version
+        due = (ck.every_steps and si.step % ck.every_steps == 0) or (
+            ck.every_seconds and comm.allreduce(
+                time.perf_counter() - last_ck["wall"] >= ck.every_seconds, op=MPI.LOR))
+        if due:
+            write_checkpoint(Clock(si.step, si.t, si.dt))
         return last
 
     try:

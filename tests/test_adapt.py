@@ -9,12 +9,13 @@ Against:
 - the invariant the adaptation promises: at every step, every cell that the interface
   crosses (0.01 < xi < 0.99 on its vertices) lies in a refined base cell;
 - a fixed mesh of the same interface resolution: the Hong 2018 quick nucleus (-0.45 V) to
-  0.5 s gives the same tip height and deposited volume (measured 0.12 % and 6e-5 apart; 19
-  adaptations on the way), and 2 ranks give the serial numbers (1e-12);
+  0.5 s gives the same tip advance and deposited volume (measured 0.46 % and 9e-5 apart,
+  asserted 1 % and 2e-4; 19 adaptations on the way), and 2 ranks give the serial numbers
+  (1e-9; measured 4e-14);
 - the transfer: adapting to the same marked cells rebuilds the same mesh and state (1e-14)
-  and leaves the field-split solver's iterations unchanged;
-  to more cells (a refinement of the old mesh), the fields are interpolated exactly (the
-  deposited volume to 1e-12);
+  and leaves the field-split solver's iterations unchanged; to more cells (a mesh that
+  does not refine the old one), the metal volume is restored (1e-10) and the front moves
+  by less than 2 nm;
 - the run lifecycle: a run killed on 2 ranks and restarted on 1 ends as the uninterrupted
   one (1e-10).
 """
@@ -123,12 +124,14 @@ def test_front_stays_refined_and_matches_fixed_mesh():
     m, f = p.metrics(), fixed.metrics()
     assert adaptations >= 10, adaptations
     assert worst < 0.75e-6, worst  # the 1 um base cells bisected once
+    # the tip's advance (measured 0.46 % apart: two different meshes of the same size)
     assert m["interface_height_max_m"] - 5.5e-6 == pytest.approx(
-        f["interface_height_max_m"] - 5.5e-6, rel=5e-3)  # the tip's advance
-    assert m["deposited_volume_m3"] == pytest.approx(f["deposited_volume_m3"], rel=1e-3)
-    # rank-independent: the serial numbers (1 and 2 ranks measured equal to 4e-15)
-    assert m["interface_height_max_m"] == pytest.approx(7.5223549730641e-06, rel=1e-9)
-    assert m["deposited_volume_m3"] == pytest.approx(2.3226663479899e-11, rel=1e-9)
+        f["interface_height_max_m"] - 5.5e-6, rel=1e-2)
+    assert m["deposited_volume_m3"] == pytest.approx(f["deposited_volume_m3"],
+                                                     rel=2e-4)  # measured 9e-5
+    # rank-independent: the serial numbers (1 and 2 ranks measured equal to 4e-14)
+    assert m["interface_height_max_m"] == pytest.approx(7.52237934951082e-06, rel=1e-9)
+    assert m["deposited_volume_m3"] == pytest.approx(2.3227091571692e-11, rel=1e-9)
     assert adaptations == 19
     p.destroy()
     fixed.destroy()
@@ -159,11 +162,16 @@ def test_transfer_is_exact_on_the_same_and_a_finer_mesh():
     ad = p._adapt
     p.adapt_mesh(ad.marked.copy())  # the same marked cells: the same mesh and state
     assert np.allclose(p.u.x.array, u, rtol=1e-13, atol=1e-14)
-    p.adapt_mesh(ad.refiner.dilate(ad.marked, 2))  # more cells: a refinement of the old mesh
+    # more cells: not a refinement of the old mesh (Plaza splits a cell with more marked
+    # edges differently), so the interpolation changes the state a little, and the metal
+    # volume is restored exactly
+    p.adapt_mesh(ad.refiner.dilate(ad.marked, 2))
     after = p.metrics()
     assert p.mesh_version == 2
-    for key in ("deposited_volume_m3", "interface_height_max_m"):
-        assert after[key] == pytest.approx(before[key], rel=1e-12), key
+    assert after["deposited_volume_m3"] == pytest.approx(before["deposited_volume_m3"],
+                                                         rel=1e-10, abs=0)
+    assert after["interface_height_max_m"] == pytest.approx(
+        before["interface_height_max_m"], rel=0, abs=2e-9)  # m: 1 % of a 0.2 um cell
     p.destroy()
 
 
@@ -197,6 +205,7 @@ def test_field_split_solver_unchanged_by_adapting():
     (["geometry.mesh.interface_size=null"], "needs geometry.mesh.interface_size"),
     (["dimension=3", "geometry.depth=20e-6",
       "geometry.metal.perturbations[0].center=[10e-6, 10e-6]"], "2D only"),
+    (["geometry.mesh.geometry_order=2"], "geometry_order: 1"),
 ])
 def test_adapt_rejections(overrides, text):
     data = read_yaml(QUICK)
@@ -226,9 +235,9 @@ def _run(*args, np_=1, code=0):
 def test_restart_of_an_adapted_run(tmp_path):
     """An adapted run (2 ranks, 20 steps, adaptations from step 13 on, checkpoints every
     8 steps) killed hard after step 18 restarts on 1 rank from step 16's checkpoint: it
-    rebuilds the mesh that checkpoint was written on, adapts it as the uninterrupted run
-    did after writing it, and ends with the uninterrupted run's metrics. Field files
-    continue in new segments after each adaptation."""
+    rebuilds the (adapted) mesh that checkpoint was written on and ends with the
+    uninterrupted run's metrics. Field files continue in new segments after each
+    adaptation."""
     sets = [a for kv in ADAPT + ["stepping.end=0.2", "stepping.dt=0.01",
                                  "stepping.dt_max=0.01", "checkpoint.every_steps=8"]
             for a in ("--set", kv)]

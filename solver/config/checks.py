@@ -117,8 +117,14 @@ def check_case(case) -> None:
 
 def _check_adapt(case) -> None:
     g = case.geometry
-    if g.kind != "layered" or g.mesh.adapt is None:
+    if g.mesh.adapt is None:
         return
+    if g.kind != "layered":
+        raise CaseError(f"geometry.mesh.adapt: the front-following mesh is for layered "
+                        f"geometries (a metal front), not kind '{g.kind}'; remove it")
+    if g.mesh.geometry_order != 1:
+        raise CaseError("geometry.mesh.adapt: needs straight cells (geometry_order: 1); "
+                        "DOLFINx refines only affine meshes")
     p = case.physics
     ed = p.electrodeposition
     if ed is None or p.fracture is not None or ed.mechanics is not None or \

@@ -1,4 +1,4 @@
-"""Front-following mesh refinement: nested refinement of a fixed base mesh.
+"""Front-following mesh refinement: refinements of one fixed base mesh.
 
 The base mesh is the case's Gmsh mesh with its interface band at ``interface_size *
 2**levels``. Where a phase-field interface runs, the base cells it crosses, plus ``layers``
@@ -28,7 +28,7 @@ from solver.geometry.base import Geometry
 
 
 class FrontRefinement:
-    """Marks, refines and describes nested meshes of one base geometry."""
+    """Marks, refines and describes the refined meshes of one base geometry."""
 
     def __init__(self, base: Geometry, levels: int, layers: int, threshold: float):
         if levels < 1 or layers < 1:
@@ -120,6 +120,9 @@ class FrontRefinement:
             # created cell original_cell_index[lc] - (first owned global index)
             order = (np.asarray(new.topology.original_cell_index, dtype=np.int64)
                      - new.topology.index_map(tdim).local_range[0])
+            if not np.array_equal(np.sort(order), np.arange(len(order))):
+                raise RuntimeError("dolfinx.mesh.refine numbered the refined cells in an "
+                                   "unexpected order (another DOLFINx version?)")
             nf = tdim + 1
             pc = np.asarray(pc, dtype=np.int32)[order]
             pf = np.asarray(pf, dtype=np.int8).reshape(-1, nf)[order]

@@ -27,6 +27,7 @@ from solver.materials import stiffness
 from solver.physics.electrodeposition import (ElectrodepositionParameters,
                                               conduction_plane_tensor, equilibrium_profile,
                                               planar_overpotential)
+from solver.numerics.parallel import assemble_scalar
 from solver.problems.electrodeposition import ElectrodepositionProblem, gather_interface_rows
 
 log = logging.getLogger("solver.problems.electrodeposition")
@@ -42,7 +43,8 @@ class _Adapt:
     parent: np.ndarray
     materials: dict
     h_band: float = 0.0  # the base mesh's cell size in its band (m)
-    warned: bool = False
+    warned: bool = False  # the front left the base mesh's band
+    warned_fast: bool = False  # the front outran the margin within a step
 
 
 class ElectrodepositionRun(ElectrodepositionProblem):
@@ -85,9 +87,12 @@ class ElectrodepositionRun(ElectrodepositionProblem):
         """Adapt the front-following mesh to the accepted state if the front has come near
         the edge of the refined region (``FrontRefinement.needs_update``), or to the given
         base-cell marker; returns whether the mesh changed. Called between steps only: the
-        state (u and the previous u_n) is carried over by interpolation onto the new mesh
-        (exact where the new mesh is not finer than the old one: the meshes are nested
-        refinements of one base mesh), and the problem is rebuilt on it in place."""
+        state (u and the previous u_n) is carried over by P1 interpolation onto the new
+        mesh, and the problem is rebuilt on it in place. The two meshes are refinements of
+        one base mesh but not of each other (Plaza splits a cell differently when more of
+        its edges are marked), so the interpolation is exact only where a cell is kept;
+        the metal volume (the integral of xi) is then restored exactly by a correction
+        proportional to xi (1 - xi), i.e. a tiny normal shift of the front."""
         ad = self._adapt
         if ad is None:
             return False
@@ -97,6 +102,12 @@ class ElectrodepositionRun(ElectrodepositionProblem):
             n = self.mesh.topology.index_map(self.tdim).size_local
             values = self.u.x.array[self._xi_map][self._Vxi.dofmap.list[:n]]
             active = R.active_from_values(values, ad.parent)
+            if not ad.warned_fast and self.comm.allreduce(
+                    int(np.any(active[: R.n_owned] & ~ad.marked[: R.n_owned])), op=MPI.SUM):
+                ad.warned_fast = True
+                log.warning("electrodeposition: the front crossed the refined region's "
+                            "margin within one step and reached unrefined cells; raise "
+                            "geometry.mesh.adapt.layers (or lower stepping.dt_max)")
             if not R.needs_update(active, ad.marked):
                 return False
             marked = R.marker(active)
@@ -118,6 +129,7 @@ class ElectrodepositionRun(ElectrodepositionProblem):
                 f = dolfinx.fem.Function(V_old)
                 f.x.array[:] = src.x.array[self.W.sub(i).collapse()[1]]
                 old.append(f)
+        volumes = (assemble_scalar(self._int_xi), assemble_scalar(self._int_xi_n))
         E = None if self._E is None else float(self._E.value)
         keep = {"t": self.t, "_t_n": self._t_n, "xi_initial": self.xi_initial,
                 "_clearance_warned": self._clearance_warned,
@@ -135,16 +147,37 @@ class ElectrodepositionRun(ElectrodepositionProblem):
                 f_new.x.scatter_forward()
                 dst.x.array[maps[i]] = f_new.x.array
             dst.x.scatter_forward()
+            new.restore_volume(dst, volumes[k], f_new)
         if E is not None:
             new._E.value = E
         self.__dict__ = new.__dict__  # new's PETSc callbacks see the same attributes
         self.__dict__.update(keep)
         self._pending = self.u.x.array.copy() if pending else None
-        self._adapt = _Adapt(R, marked, parent, ad.materials, ad.h_band, ad.warned)
+        self._adapt = _Adapt(R, marked, parent, ad.materials, ad.h_band, ad.warned,
+                             ad.warned_fast)
         log.info(f"mesh adapted: {self.n_dofs} dofs, "
                  f"{self.comm.allreduce(len(cells), op=MPI.SUM)} cells "
                  f"({time.perf_counter() - t0:.2f} s)")
         return True
+
+    def restore_volume(self, u, volume: float, work) -> float:
+        """Add c xi (1 - xi) to the xi of ``u`` (a state on this mesh) so that its integral
+        is ``volume``; ``work``: a P1 function on this mesh. Returns the relative change
+        corrected (logged when above 1e-6)."""
+        xi = u.x.array[self._xi_map]
+        form = dolfinx.fem.form(work * self.dx)
+        work.x.array[:] = xi
+        have = assemble_scalar(form)
+        work.x.array[:] = xi * (1.0 - xi)
+        weight = assemble_scalar(form)
+        if weight <= 0.0:
+            return 0.0
+        u.x.array[self._xi_map] = xi + (volume - have) / weight * xi * (1.0 - xi)
+        u.x.scatter_forward()
+        rel = abs(volume - have) / max(abs(volume), 1e-300)
+        if rel > 1e-6:
+            log.info(f"adaptation: metal volume restored ({rel:.2g} relative)")
+        return rel
 
     def scalar_state(self) -> dict:
         """What a checkpoint needs besides the fields: the adapted mesh's marked base cells
