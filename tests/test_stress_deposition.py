@@ -165,7 +165,8 @@ def _check_flat(ref, free, held):
     """free: stress-free and the uncoupled deposit; both flat; held: compressed, slower."""
     assert ref["interface_height_max_m"] > 50e-9  # the front moved
     assert ref["deposited_volume_m3"] > 0  # E_eq = 50 mV above the metal: deposition
-    assert free["deposited_volume_m3"] == pytest.approx(ref["deposited_volume_m3"], rel=1e-8)
+    # (measured 1.4e-8 to 1.5e-8: two Newton solves of different systems, each to rtol)
+    assert free["deposited_volume_m3"] == pytest.approx(ref["deposited_volume_m3"], rel=5e-8)
     # stress-free to round-off: 1e-10 of the held case's compression (3e7-5e7 Pa, so
     # 3e-3-5e-3 Pa; the free runs give 3e-4 to 1.1e-3 Pa on 1 and 2 ranks)
     scale = 1e-10 * abs(held["interface_hydrostatic_stress_max_Pa"])
