@@ -1,12 +1,13 @@
 """Hong & Viswanathan's base case run whole on the front-following mesh (`make
-hong2018-full`, NP=2 ranks by default; CASES="hong2018 hong2018_rough").
+hong2018-full`, NP=2 ranks by default; CASES="hong2018 hong2018_nuclei").
 
-hong2018: the flat surface with noise, to Hong's 35 s; hong2018_rough: a rough surface
-whose asperities grow into dendrites, until the first tip is 30 um from the counter
-boundary (or 35 s). Per case: the simulated time, why it stopped, steps, wall time, dofs
-(first, largest, last), the front's highest and lowest points at the end, and the wall
-time per simulated second scaled to Hong's 35 s against the ~24 h of the MOOSE run (issue
-5). Output: runs/hong2018_full/<case>/ (the run directories, figures included),
+hong2018: the flat surface with noise, to Hong's 35 s; hong2018_nuclei: eight nuclei that
+grow into competing dendrites, until the first tip is 110 um high (or 35 s). Per case: the
+simulated time, why it stopped, steps, wall time, dofs (first, largest, last), the front's
+highest and lowest points at the end, and the wall time per simulated second scaled to
+Hong's 35 s against the ~24 h of the MOOSE run (issue 5).
+REUSE=1 takes a completed run already in runs/hong2018_full/<case>/ instead of running it
+again. Output: runs/hong2018_full/<case>/ (the run directories, figures included),
 table.md and growth.png (front height and dofs against time).
 """
 
@@ -25,7 +26,8 @@ MOOSE_HOURS = 24.0  # "about a day on a laptop" for 35 s (issue 5)
 
 def main() -> None:
     np_ = int(os.environ.get("NP", "2"))
-    cases = os.environ.get("CASES", "hong2018 hong2018_rough").split()
+    cases = os.environ.get("CASES", "hong2018 hong2018_nuclei").split()
+    reuse = os.environ.get("REUSE", "0") == "1"
     venv = Path(sys.executable).parent
     out = ROOT / "runs" / "hong2018_full"
     out.mkdir(parents=True, exist_ok=True)
@@ -37,14 +39,18 @@ def main() -> None:
         d = out / name
         cmd = [str(venv / "mpiexec"), "-n", str(np_), str(venv / "solver"), "run",
                f"cases/{name}.yaml", "-o", str(d), "--set", "output.fields=false"]
-        print(" ".join(cmd), flush=True)
-        r = subprocess.run(cmd, cwd=ROOT)
-        if r.returncode != 0:
-            raise SystemExit(f"{name} failed (exit {r.returncode}); see {d}/log.txt")
+        if reuse and _completed(d):
+            print(f"{name}: reusing the completed run in {d}", flush=True)
+        else:
+            print(" ".join(cmd), flush=True)
+            r = subprocess.run(cmd, cwd=ROOT)
+            if r.returncode != 0:
+                raise SystemExit(f"{name} failed (exit {r.returncode}); see {d}/log.txt")
         m = json.loads((d / "metrics.json").read_text())
+        np_ = m.get("n_ranks", np_)
         rows = list(csv.DictReader(open(d / "history.csv")))
         t = [float(x["time"]) for x in rows]
-        dofs = [int(float(x["n_dofs"])) for x in rows]
+        dofs = [int(float(x.get("n_dofs") or m["n_dofs"])) for x in rows]
         top = [float(x["interface_height_max_m"]) * 1e6 for x in rows]
         series[name] = (t, top, dofs)
         hours = m["wall_time_s"] / 3600 * 35.0 / m["final_time_s"]
@@ -59,6 +65,13 @@ def main() -> None:
     _plot(series, out / "growth.png")
     print("\n".join(lines))
     print(f"-> {out / 'table.md'}, {out / 'growth.png'}")
+
+
+def _completed(d: Path) -> bool:
+    try:
+        return json.loads((d / "metrics.json").read_text()).get("status") == "completed"
+    except (OSError, ValueError):
+        return False
 
 
 def _plot(series: dict, path: Path) -> None:
