@@ -153,6 +153,7 @@ def test_contact_penalty_no_damage():
     assert last["damaged_length_m"] == 0.0 and last["dissipated_energy_J"] == 0.0
 
 
+@pytest.mark.slow  # 58 s: in `make validate`, so the default suite stays under 15 min
 @pytest.mark.serial
 def test_dcb_beam_theory():
     """DCB quick case: compliance before propagation within 5%, P(delta) during it within
