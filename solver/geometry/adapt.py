@@ -83,18 +83,18 @@ class FrontRefinement:
     def marker(self, active: np.ndarray) -> np.ndarray:
         return self.dilate(active, self.layers)
 
-    def needs_update(self, active: np.ndarray, marked: np.ndarray) -> bool:
-        """True (on every rank) when the interface has come within one ring of base cells
-        of the refined region's edge, or when the refined region is over 1.5 times what the
-        interface now needs (the front has left much of it)."""
+    def update(self, active: np.ndarray, marked: np.ndarray) -> np.ndarray | None:
+        """The new marker (the same on every rank) when the interface has come within one
+        ring of base cells of the refined region's edge, or when the refined region is over
+        1.5 times what the interface now needs (the front has left much of it); else
+        None."""
         near = self.dilate(active, 1)
-        out = int(np.any(near[: self.n_owned] & ~marked[: self.n_owned]))
         want = self.marker(active)
-        n_have = int(marked[: self.n_owned].sum())
-        n_want = int(want[: self.n_owned].sum())
-        n_have, n_want, out = (self.comm.allreduce(v, op=MPI.SUM)
-                               for v in (n_have, n_want, out))
-        return bool(out) or n_have > 1.5 * max(n_want, 1)
+        o = slice(0, self.n_owned)
+        out, n_have, n_want = self.comm.allreduce(
+            np.array([np.any(near[o] & ~marked[o]), marked[o].sum(), want[o].sum()],
+                     dtype=np.int64), op=MPI.SUM)
+        return want if out or n_have > 1.5 * max(n_want, 1) else None
 
     # ------------------------------------------------------------------ refining
     def refine(self, marked: np.ndarray) -> tuple[Geometry, np.ndarray]:

@@ -85,7 +85,7 @@ class ElectrodepositionRun(ElectrodepositionProblem):
     # ------------------------------------------------------------------ adaptive mesh
     def adapt_mesh(self, marked: np.ndarray | None = None) -> bool:
         """Adapt the front-following mesh to the accepted state if the front has come near
-        the edge of the refined region (``FrontRefinement.needs_update``), or to the given
+        the edge of the refined region (``FrontRefinement.update``), or to the given
         base-cell marker; returns whether the mesh changed. Called between steps only: the
         state (u and the previous u_n) is carried over by P1 interpolation onto the new
         mesh, and the problem is rebuilt on it in place. The two meshes are refinements of
@@ -108,9 +108,9 @@ class ElectrodepositionRun(ElectrodepositionProblem):
                 log.warning("electrodeposition: the front crossed the refined region's "
                             "margin within one step and reached unrefined cells; raise "
                             "geometry.mesh.adapt.layers (or lower stepping.dt_max)")
-            if not R.needs_update(active, ad.marked):
+            marked = R.update(active, ad.marked)
+            if marked is None:
                 return False
-            marked = R.marker(active)
             h = R.largest_cell(active)
             if h > 2.0 * ad.h_band and not ad.warned:
                 ad.warned = True
