@@ -7,6 +7,9 @@ NP      ?= 2
 CASE    ?= cases/quick.yaml
 OUT     ?= runs/quick
 PYTEST  := $(PY) -m pytest -q
+# pytest workers for the serial pass (one per CI core); a test file stays on one worker,
+# so module fixtures run once. JOBS=0 runs that pass in one process.
+JOBS    ?= 2
 
 .PHONY: setup run test test-serial test-mpi lint bench bench-hong hong2018-full bench-fracture m4-growth validate seed001 seed001-pf seed002 seed003-m6 seed004 clean help
 
@@ -24,14 +27,15 @@ $(STAMP): pyproject.toml scripts/setup.sh scripts/find-python
 run: $(STAMP)
 	$(MPIEXEC) -n $(NP) $(VENV)/bin/solver run $(CASE) -o $(OUT)
 
-# The default suite: every test serially, then every MPI-aware test on 2 ranks (rank 0
-# reports; tests marked `serial` spawn their own mpiexec and are skipped there).
+# The default suite: every test in single-rank processes ($(JOBS) pytest workers), then
+# every MPI-aware test on 2 ranks (rank 0 reports; tests marked `serial` spawn their own
+# mpiexec and are skipped there).
 test: $(STAMP)
 	$(MAKE) --no-print-directory test-serial
 	$(MAKE) --no-print-directory test-mpi
 
 test-serial: $(STAMP)
-	$(PYTEST) -m "not slow"
+	$(PYTEST) -m "not slow" -n $(JOBS) --dist loadfile
 
 test-mpi: $(STAMP)
 	timeout 1200 $(MPIEXEC) -n 2 bash tests/mpi_rank_output.sh $(PYTEST) -m "not slow and not serial"
