@@ -332,7 +332,8 @@ class Anisotropy(Strict):
 
 class Noise(Strict):
     """Random perturbation of the xi equation at the interface: rate amplitude * h'(xi) * r,
-    r uniform in [-1/2, 1/2], hashed from position, time and seed (rank-independent)."""
+    r uniform in [-1/2, 1/2], hashed from position, time and seed (rank-independent),
+    optionally normalised in time (correlation_time) and space (correlation_length)."""
 
     amplitude: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = 0.0  # 1/s
     seed: int = 0
@@ -341,6 +342,10 @@ class Noise(Strict):
     # takes; None: one draw per step at the amplitude (Hong's MOOSE convention, whose
     # effect grows with dt)
     correlation_time: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] | None = None
+    # m: scale r at each vertex by sqrt(ell^d / A_i) (A_i its share of the mesh), so the
+    # noise is white in space with a strength that does not depend on the mesh; None: one
+    # draw per vertex at the amplitude (weaker, in effect, on a finer mesh)
+    correlation_length: Length | None = None
 
 
 class NonlinearSolver(Strict):

@@ -189,11 +189,16 @@ class ElectrodepositionProblem:
             # Langevin-like perturbation of the xi equation, confined to the interface by
             # h'(xi): rate amplitude * h'(xi) * r(x, t), r uniform in [-1/2, 1/2]; with a
             # correlation time tau (noise[2]) r is scaled by sqrt(tau / dt) each step, so
-            # the kicks accumulate as a Wiener process whatever the time steps
+            # the kicks accumulate as a Wiener process whatever the time steps; with a
+            # correlation length ell (noise[3]) r is scaled at each vertex by
+            # sqrt(ell^d / A_i), A_i = int phi_i dx, so the noise is white in space with a
+            # strength that does not depend on the mesh
             Vr = self.W.sub(0).collapse()[0]
             tau = noise[2] if len(noise) > 2 and noise[2] is not None else None
+            ell = noise[3] if len(noise) > 3 and noise[3] is not None else None
             self._noise = (dolfinx.fem.Function(Vr), float(noise[0]) * G.time_scale,
-                           int(noise[1]), Vr.tabulate_dof_coordinates(), tau)
+                           int(noise[1]), Vr.tabulate_dof_coordinates(), tau,
+                           None if ell is None else noise_space_weight(Vr, float(ell)))
             zero = dolfinx.fem.Constant(mesh, 0.0)
             sources = (self._noise[1] * ed.dh(xi) * self._noise[0], zero, zero)
         F = ed.residual(xi, c, phi, xi_n, c_n, *tests[:3], self.dt, Gc,
@@ -569,9 +574,11 @@ class ElectrodepositionProblem:
         if self._current is not None:  # start from the accepted electrode potential
             self._E.value = self.electrode_potential(self.u_n) / self.G.potential_scale
         if self._noise is not None:
-            r, _, seed, X, tau = self._noise
+            r, _, seed, X, tau, weight = self._noise
             r.x.array[:] = position_noise(X, seed, t) * (
                 1.0 if tau is None else math.sqrt(float(tau) / dt))
+            if weight is not None:
+                r.x.array[:] *= weight
         self.u.x.array[:] = self.u_n.x.array
         if self._current is not None:  # once per step, for every solve of the step
             self._psi = self._potential_shape()
@@ -709,6 +716,21 @@ class ElectrodepositionProblem:
             vec.destroy()
         self._bounds = None
         popts.destroy_nonlinear(self._problem, self.prefix, self._options)
+
+
+def noise_space_weight(V, ell: float) -> np.ndarray:
+    """sqrt(ell^d / A_i) at every dof (ghosts included) of the P1 space V, A_i = int phi_i
+    dx the lumped area (volume) of vertex i in mesh units (metres). Scaling independent
+    vertex values r_i of variance s^2 by it makes int r phi dx, for any smooth phi, have
+    the variance s^2 ell^d int phi^2 dx on every mesh: white noise of correlation
+    length ell."""
+    v = ufl.TestFunction(V)
+    A = dolfinx.fem.Function(V)
+    dolfinx.fem.petsc.assemble_vector(A.x.petsc_vec, dolfinx.fem.form(v * ufl.dx))
+    A.x.petsc_vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+    A.x.scatter_forward()
+    d = V.mesh.topology.dim
+    return np.sqrt(ell**d / A.x.array)
 
 
 def position_noise(X: np.ndarray, seed: int, t: float) -> np.ndarray:

@@ -268,7 +268,8 @@ class ElectrodepositionRun(ElectrodepositionProblem):
                       region_coefficients=coat or None,
                       petsc_options=cfg.solver.petsc_options, linear=cfg.solver.linear,
                       bounds=cfg.solver.bounds,
-                      noise=(cfg.noise.amplitude, cfg.noise.seed, cfg.noise.correlation_time),
+                      noise=(cfg.noise.amplitude, cfg.noise.seed, cfg.noise.correlation_time,
+                             cfg.noise.correlation_length),
                       **galvanostatic)
         return params, ell, kwargs
 
