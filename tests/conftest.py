@@ -94,7 +94,8 @@ def front_1d(params, *, cells: int = 256, xi0=None, metal: bool = False, mobilit
 
 def run_concurrently(cmds: dict, jobs: int = 2, timeout: float = 900) -> dict:
     """Run the serial CLI commands {name: argv} two at a time (CI and this machine have 2
-    cores; the serial test phase uses one), in the order given (put the longest first);
+    cores, shared with the other pytest worker of the serial pass; measured: the pass
+    is still 1.6x faster than with one worker), in the order given (put the longest first);
     returns {name: subprocess.CompletedProcess}. For fixtures of serial tests."""
     from concurrent.futures import ThreadPoolExecutor
 
