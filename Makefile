@@ -11,12 +11,12 @@ PYTEST  := $(PY) -m pytest -q
 # so module fixtures run once. JOBS=0 runs that pass in one process.
 JOBS    ?= 2
 
-.PHONY: setup run test test-serial test-mpi lint bench bench-hong hong2018-full bench-fracture m4-growth validate seed001 seed001-pf seed002 seed003-m6 seed004 clean help
+.PHONY: setup run test test-serial test-mpi lint bench bench-hong hong2018-full hong-moose-grid bench-fracture m4-growth validate seed001 seed001-pf seed002 seed003-m6 seed004 clean help
 
 help:
 	@echo "make run    set up (if needed) and run $(CASE) on $(NP) ranks into $(OUT)"
 	@echo "make test   set up (if needed) and run the test suite, serial then mpiexec -n 2"
-	@echo "make lint | bench | bench-hong | hong2018-full | bench-fracture | m4-growth | validate | seed001 | seed001-pf | seed002 | seed003-m6 | seed004 | setup | clean"
+	@echo "make lint | bench | bench-hong | hong2018-full | hong-moose-grid | bench-fracture | m4-growth | validate | seed001 | seed001-pf | seed002 | seed003-m6 | seed004 | setup | clean"
 
 setup: $(STAMP)
 
@@ -87,6 +87,10 @@ bench-hong: $(STAMP)
 # Hong 2018 at full size on the front-following mesh, whole runs on $(NP) ranks (~1-2 h)
 hong2018-full: $(STAMP)
 	NP=$(NP) $(PY) benchmarks/hong2018_full.py
+
+# Hong's base case on his MOOSE grid (1 um quads, one cell across the interface)
+hong-moose-grid: $(STAMP)
+	$(MPIEXEC) -n $(NP) $(PY) benchmarks/hong_moose_grid.py
 
 # Phase-field fracture: SENT to failure, 1/2 ranks, plain vs accelerated, two meshes
 bench-fracture: $(STAMP)
