@@ -194,10 +194,9 @@ class ElectrodepositionProblem:
             # sqrt(ell^d / A_i), A_i = int phi_i dx, so the noise is white in space with a
             # strength that does not depend on the mesh
             Vr = self.W.sub(0).collapse()[0]
-            tau = noise[2] if len(noise) > 2 and noise[2] is not None else None
-            ell = noise[3] if len(noise) > 3 and noise[3] is not None else None
-            self._noise = (dolfinx.fem.Function(Vr), float(noise[0]) * G.time_scale,
-                           int(noise[1]), Vr.tabulate_dof_coordinates(), tau,
+            amplitude, seed, tau, ell = (*noise, None, None)[:4]
+            self._noise = (dolfinx.fem.Function(Vr), float(amplitude) * G.time_scale,
+                           int(seed), Vr.tabulate_dof_coordinates(), tau,
                            None if ell is None else noise_space_weight(Vr, float(ell)))
             zero = dolfinx.fem.Constant(mesh, 0.0)
             sources = (self._noise[1] * ed.dh(xi) * self._noise[0], zero, zero)
