@@ -427,6 +427,38 @@ def _sinusoid(amplitude, wavelength, **kw):
     return {"type": "sinusoid", "amplitude": amplitude, "wavelength": wavelength, **kw}
 
 
+def test_refinement_box_in_a_layered_geometry():
+    """geometry.mesh.refine (layered, 2D): cells whose centroid lies in the box [0.4, 0.6] x
+    [0.5, 1.0] um have a mean longest edge within [0.9, 1.5] h (h = 0.01 um), cells more than
+    0.3 um from the box are coarser than 4 h on average (the 0.1 um max_size, graded), and
+    the regions keep their exact areas (1e-9)."""
+    h = 0.01 * UM
+    case = make_case(layered(metal_thickness=0.5 * UM,
+                             electrolyte={"material": "liquid_electrolyte", "thickness": UM},
+                             mesh={"max_size": 0.1 * UM, "refine": [
+                                 {"box": [0.4 * UM, 0.6 * UM, 0.5 * UM, 1.0 * UM],
+                                  "size": h}]}))
+    geo = build_geometry(case, COMM)
+    n = geo.mesh.topology.index_map(2).size_local
+    cells = np.arange(n, dtype=np.int32)
+    mid = dolfinx.mesh.compute_midpoints(geo.mesh, 2, cells)
+    size = geo.mesh.h(2, cells)
+    dx = np.maximum(np.abs(mid[:, 0] - 0.5 * UM) - 0.1 * UM, 0.0)
+    dy = np.maximum(np.abs(mid[:, 1] - 0.75 * UM) - 0.25 * UM, 0.0)
+    dist = np.hypot(dx, dy)
+
+    def mean(sel):
+        tot = COMM.allreduce(float(size[sel].sum()), op=MPI.SUM)
+        return tot / COMM.allreduce(int(sel.sum()), op=MPI.SUM)
+
+    inside, far = mean(dist == 0.0), mean(dist > 0.3 * UM)
+    assert 0.9 * h <= inside <= 1.5 * h, inside / h
+    assert far > 4 * h, far / h
+    mm = Measure(geo)
+    assert mm.region("metal") == pytest.approx(0.5 * UM * UM, rel=1e-9)
+    assert mm.region("electrolyte") == pytest.approx(UM * UM, rel=1e-9)
+
+
 SEI = {"name": "sei", "material": "LiF", "thickness": 20e-9}
 ELECTROLYTE = {"material": "Sb2O3_SCS", "thickness": 0.5 * UM}
 POLY = {"kind": "polycrystal", "width": 10 * UM, "height": 10 * UM, "material": "b",
@@ -486,6 +518,15 @@ BAD = [
      "geometry.electrolyte.thickness", "thinnest resolvable layer is 1e-12"),
     ("grain boundary width", dict(POLY, grain_boundary_width=1e-8), 2,
      "geometry.grain_boundary_width", "not supported"),
+    ("refinement box above the domain", layered(electrolyte=ELECTROLYTE, mesh={"refine": [
+        {"box": [0, UM, 2 * UM, 3 * UM], "size": 0.01 * UM}]}), 2,
+     "geometry.mesh.refine[0].box", "does not overlap"),
+    ("refinement box coarser than the mesh", layered(mesh={"max_size": 0.05 * UM, "refine": [
+        {"box": [0, UM, 0, UM], "size": 0.1 * UM}]}), 2,
+     "geometry.mesh.refine[0].size", "coarser"),
+    ("refinement box in 3D", layered(depth=UM, mesh={"refine": [
+        {"box": [0, UM, 0, UM], "size": 0.01 * UM}]}), 3,
+     "geometry.mesh.refine", "in 2D"),
 ]
 
 

@@ -132,6 +132,13 @@ class MeshAdapt(Strict):
     threshold: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.01
 
 
+class RefinementBox(Strict):
+    """Element size ``size`` inside the box [x0, x1] x [y0, y1] (e.g. a crack band)."""
+
+    box: list[Finite] = Field(min_length=4, max_length=4)
+    size: Length
+
+
 class MeshSize(Strict):
     elements_through_thinnest_layer: Annotated[int, Field(ge=1, le=64)] = 4
     max_size: Length | None = None  # default: width / 20
@@ -144,6 +151,9 @@ class MeshSize(Strict):
     interface_size: Length | None = None
     interface_band: Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)] | None = None
     adapt: MeshAdapt | None = None
+    # layered, 2D: element size `size` in boxes [x0, x1, y0, y1] (y from the metal's bottom),
+    # e.g. the band where a crack and the deposit in it will run; graded to the rest
+    refine: list[RefinementBox] = []
 
 
 class LayeredGeometry(Strict):
@@ -179,13 +189,6 @@ class Notch(Strict):
     length: Length
     y: Length  # height above the bottom edge
     side: Literal["left", "right"] = "left"
-
-
-class RefinementBox(Strict):
-    """Element size ``size`` inside the box [x0, x1] x [y0, y1] (e.g. a crack band)."""
-
-    box: list[Finite] = Field(min_length=4, max_length=4)
-    size: Length
 
 
 class PlateGeometry(Strict):

@@ -124,11 +124,13 @@ def set_mesh_options(dim: int, hmin: float, hmax: float) -> None:
 
 
 def graded_size_field(entities: list[int], dim: int, h0: float, d0: float, growth: float,
-                      hmax: float, length: float) -> int:
+                      hmax: float, length: float, boxes=()) -> int:
     """Background field: size h0 within distance d0 of the given curves (2D) / surfaces (3D),
     then growing linearly with distance at the rate of a geometric grading ``growth``
     (h = h0 + (growth - 1) (d - d0), i.e. neighbouring elements differ by ``growth``), capped
-    at hmax. ``length`` is the longest extent of the entities (for the distance sampling)."""
+    at hmax. ``length`` is the longest extent of the entities (for the distance sampling).
+    ``boxes``: (x0, x1, y0, y1, size) in model units, each a Box field of that size graded
+    at the same rate outside it; the background is the smallest of all."""
     f = gmsh.model.mesh.field
     dist = f.add("Distance")
     if dim == 2:
@@ -139,6 +141,16 @@ def graded_size_field(entities: list[int], dim: int, h0: float, d0: float, growt
         f.setNumber(dist, "Sampling", int(np.clip(2 * length / h0, 20, 600)))
     size = f.add("MathEval")
     f.setString(size, "F", f"Min({hmax!r}, {h0!r} + {growth - 1.0!r} * Max(0, F{dist} - {d0!r}))")
+    fields = [size]
+    for x0, x1, y0, y1, h in boxes:
+        b = f.add("Box")
+        for key, v in (("VIn", h), ("VOut", hmax), ("XMin", x0), ("XMax", x1), ("YMin", y0),
+                       ("YMax", y1), ("Thickness", (hmax - h) / max(growth - 1.0, 0.05))):
+            f.setNumber(b, key, v)
+        fields.append(b)
+    if len(fields) > 1:
+        size = f.add("Min")
+        f.setNumbers(size, "FieldsList", fields)
     f.setAsBackgroundMesh(size)
     return size
 

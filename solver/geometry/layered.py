@@ -410,6 +410,9 @@ class _LayeredModel:
                   if n.startswith("interface_") or n == "predelaminated" for t in ts]
         if self.g.electrolyte is None:
             refine += groups["top"]
-        set_mesh_options(self.dim, h0, hmax)
+        boxes = [tuple(v / self.L for v in r.box) + (r.size / self.L,)
+                 for r in self.g.mesh.refine]
+        set_mesh_options(self.dim, min([h0] + [b[-1] for b in boxes]), hmax)
         length = max(self.W, self.D or 0.0) * 1.5
-        graded_size_field(refine, self.dim, h0, d0, self.g.mesh.growth_rate, hmax, length)
+        graded_size_field(refine, self.dim, h0, d0, self.g.mesh.growth_rate, hmax, length,
+                          boxes)

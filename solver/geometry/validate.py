@@ -65,20 +65,26 @@ def _check_plate(case) -> None:
             raise GeometryError(f"geometry.notch.y: {n.y:g} m is not inside the plate (height "
                                 f"{g.height:g} m); put the notch between bottom and top")
     hmax = g.mesh.max_size if g.mesh.max_size is not None else g.width / 20
-    for i, r in enumerate(g.refine):
+    _check_boxes(g.refine, "geometry.refine", g.width, g.height, hmax, "plate")
+
+
+def _check_boxes(boxes, key0: str, width: float, height: float, hmax: float,
+                 what: str) -> None:
+    """Refinement boxes [x0, x1, y0, y1] overlap the domain and refine."""
+    for i, r in enumerate(boxes):
         x0, x1, y0, y1 = r.box
-        key = f"geometry.refine[{i}]"
+        key = f"{key0}[{i}]"
         if not (x1 > x0 and y1 > y0):
             raise GeometryError(f"{key}.box: expected [x0, x1, y0, y1] with x1 > x0 and "
                                 f"y1 > y0, got {r.box}")
-        if x1 <= 0 or x0 >= g.width or y1 <= 0 or y0 >= g.height:
-            raise GeometryError(f"{key}.box: {r.box} does not overlap the plate "
-                                f"[0, {g.width:g}] x [0, {g.height:g}] m")
+        if x1 <= 0 or x0 >= width or y1 <= 0 or y0 >= height:
+            raise GeometryError(f"{key}.box: {r.box} does not overlap the {what} "
+                                f"[0, {width:g}] x [0, {height:g}] m")
         if r.size > hmax:
             raise GeometryError(f"{key}.size: {r.size:g} m is coarser than the mesh "
                                 f"elsewhere ({hmax:g} m, geometry.mesh.max_size); refine means "
                                 "smaller")
-        n_est = (min(x1, g.width) - max(x0, 0)) * (min(y1, g.height) - max(y0, 0)) / r.size ** 2
+        n_est = (min(x1, width) - max(x0, 0)) * (min(y1, height) - max(y0, 0)) / r.size ** 2
         if n_est > 2e7:
             raise GeometryError(f"{key}.size: {r.size:g} m in that box means ~{n_est:.2g} "
                                 "triangles; coarsen it or shrink the box")
@@ -120,6 +126,18 @@ def _check_layered(case) -> None:
 
     surf = Surface(g, dim)
     total = sum(c.thickness for c in g.coatings)
+    if g.mesh.refine:
+        if dim != 2:
+            raise GeometryError("geometry.mesh.refine: boxes are [x0, x1, y0, y1] in 2D; in "
+                                "3D use geometry.mesh.interface_size / interface_band")
+        if g.mesh.adapt is not None:
+            raise GeometryError("geometry.mesh.refine: not with geometry.mesh.adapt (the "
+                                "adaptive mesh refines where the front runs); drop one")
+        height = g.metal.thickness + total + (g.electrolyte.thickness if g.electrolyte
+                                              else 0.0)
+        hmax = g.mesh.max_size if g.mesh.max_size is not None else g.width / 20
+        _check_boxes(g.mesh.refine, "geometry.mesh.refine", g.width, height, hmax,
+                     "layered domain")
     P = lateral_samples(surf, EXTEND * g.width + total)
     inside = (P[:, 0] >= 0) & (P[:, 0] <= g.width)
     if dim == 3:
