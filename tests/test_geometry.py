@@ -427,6 +427,21 @@ def _sinusoid(amplitude, wavelength, **kw):
     return {"type": "sinusoid", "amplitude": amplitude, "wavelength": wavelength, **kw}
 
 
+def test_max_size_holds_with_interface_size():
+    """geometry.mesh.max_size below the layers' default cell size (0.5 um metal / 4
+    elements = 0.125 um) holds when interface_size is given: every cell is at most 1.5
+    max_size (0.03 um) long (before session 27 the default, 0.125 um, replaced it)."""
+    hmax = 0.03 * UM
+    case = make_case(layered(metal_thickness=0.5 * UM, width=2 * UM,
+                             electrolyte={"material": "liquid_electrolyte", "thickness": UM},
+                             mesh={"interface_size": 0.015 * UM, "max_size": hmax}))
+    geo = build_geometry(case, COMM)
+    n = geo.mesh.topology.index_map(2).size_local
+    h = geo.mesh.h(2, np.arange(n, dtype=np.int32))
+    longest = COMM.allreduce(float(h.max(initial=0.0)), op=MPI.MAX)
+    assert longest <= 1.5 * hmax, longest / hmax
+
+
 def test_refinement_box_in_a_layered_geometry():
     """geometry.mesh.refine (layered, 2D): cells whose centroid lies in the box [0.4, 0.6] x
     [0.5, 1.0] um have a mean longest edge within [0.9, 1.5] h (h = 0.01 um), cells more than

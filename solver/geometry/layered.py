@@ -123,9 +123,11 @@ def mesh_sizes(case, surf: Surface) -> tuple[float, float, float, float]:
     thinnest = min(layers)
     hmin = thinnest / m.elements_through_thinnest_layer
     h0 = min(hmin, surf.feature_length() / 4)
-    hmax = max(m.max_size if m.max_size is not None else g.width / 20, h0)
     if m.interface_size is not None:
-        h0 = hmin = min(m.interface_size, hmax)
+        h0 = hmin = m.interface_size
+    # a max_size below the layers' default size holds when interface_size sets the size at
+    # the interfaces (before session 27 the default raised max_size)
+    hmax = max(m.max_size if m.max_size is not None else g.width / 20, h0)
     if m.adapt is not None:  # the base mesh: refined back to h0 where the front runs
         h0 = hmin = min(h0 * 2 ** m.adapt.levels, hmax)
     # every point of the thinnest layer lies within thinnest/2 of an interface: keep h <= hmin
