@@ -387,6 +387,29 @@ def test_layered_polycrystalline_electrolyte_2d():
     assert _grains_follow_nearest_seed(sub, seeds) == 0
 
 
+def test_electrolyte_grains_at_given_seeds():
+    """geometry.electrolyte.grains.seeds: two seeds one above the other, at 0.8 and 1.2 um
+    over a flat 0.5 um metal under 1 um of electrolyte, make a bicrystal whose boundary is
+    the horizontal line y = 1.0 um: the grain_boundaries facets total the width (1e-9) and
+    all lie at y = 1.0 um (1e-12), each grain holds 0.5 um^2 (1e-9), and the orientations
+    are the given ones."""
+    geom = layered(metal_thickness=0.5 * UM,
+                   electrolyte={"material": "beta_alumina", "thickness": UM, "grains": {
+                       "n_grains": 2, "orientations": [0.0, 1.0],
+                       "seeds": [[0.5 * UM, 0.8 * UM], [0.5 * UM, 1.2 * UM]]}},
+                   mesh={"max_size": 0.1 * UM})
+    geo = build_geometry(make_case(geom), COMM)
+    mm = Measure(geo)
+    assert mm.interior("grain_boundaries") == pytest.approx(UM, rel=1e-9)
+    facets = geo.facet_tags.find(geo.boundaries["grain_boundaries"])
+    mid = dolfinx.mesh.compute_midpoints(geo.mesh, 1, facets)
+    off = COMM.allreduce(float(np.abs(mid[:, 1] - UM).max(initial=0.0)), op=MPI.MAX)
+    assert off < 1e-12 * UM / UM, off
+    assert mm.region("grain_0") == pytest.approx(0.5 * UM * UM, rel=1e-9)
+    assert mm.region("grain_1") == pytest.approx(0.5 * UM * UM, rel=1e-9)
+    assert sorted(geo.orientation.values()) == [0.0, 1.0]
+
+
 def test_polycrystal_3d():
     """8 Voronoi grains in a 4 x 3 x 2 um block (x, y = depth, z = height): all groups
     (incl. front/back) exist, volumes add up to W x D x H (1e-10), orientations are Bunge
@@ -533,6 +556,9 @@ BAD = [
      "geometry.electrolyte.thickness", "thinnest resolvable layer is 1e-12"),
     ("grain boundary width", dict(POLY, grain_boundary_width=1e-8), 2,
      "geometry.grain_boundary_width", "not supported"),
+    ("grain seed in the metal", layered(electrolyte=dict(ELECTROLYTE, grains={
+        "n_grains": 2, "seeds": [[0.5 * UM, 1.2 * UM], [0.5 * UM, 0.5 * UM]]})), 2,
+     "geometry.electrolyte.grains.seeds[1]", "not in the electrolyte"),
     ("refinement box above the domain", layered(electrolyte=ELECTROLYTE, mesh={"refine": [
         {"box": [0, UM, 2 * UM, 3 * UM], "size": 0.01 * UM}]}), 2,
      "geometry.mesh.refine[0].box", "does not overlap"),

@@ -91,6 +91,9 @@ class ElectrolyteGrains(Strict):
     # c-axis angle of each grain (rad, counter-clockwise from x; n_grains values), instead
     # of the random ones: e.g. a textured electrolyte, or one grain of a chosen orientation
     orientations: list[Finite] | None = None
+    # Voronoi seed points [x, y] (m, y from the metal's bottom; n_grains points), instead of
+    # the random ones: e.g. a bicrystal whose boundary lies where a crack will reach it
+    seeds: list[Annotated[list[Finite], Field(min_length=2, max_length=2)]] | None = None
 
     @model_validator(mode="after")
     def _one_angle_per_grain(self):
@@ -98,6 +101,9 @@ class ElectrolyteGrains(Strict):
             raise ValueError(f"orientations: {len(self.orientations)} angles for "
                              f"n_grains = {self.n_grains}; give one c-axis angle (rad) per "
                              "grain")
+        if self.seeds is not None and len(self.seeds) != self.n_grains:
+            raise ValueError(f"seeds: {len(self.seeds)} points for n_grains = "
+                             f"{self.n_grains}; give one [x, y] (m) per grain")
         return self
 
 

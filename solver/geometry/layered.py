@@ -87,6 +87,8 @@ def electrolyte_grain_seeds(case) -> np.ndarray:
     n_grains (deterministic for a given seed)."""
     g = case.geometry
     grains = g.electrolyte.grains
+    if grains.seeds is not None:  # given (checked to lie in the electrolyte)
+        return np.array(grains.seeds, dtype=float)
     surf = Surface(g, case.dimension)
     total = sum(c.thickness for c in g.coatings)
     xs = np.linspace(0.0, g.width, 2001)

@@ -150,6 +150,17 @@ def _check_layered(case) -> None:
                             f"z={f[i]:.4g} m at {_where(P[i], dim)}, below 5% of the metal "
                             f"thickness ({floor:g} m); reduce the perturbations or thicken "
                             "geometry.metal")
+    if g.electrolyte is not None and g.electrolyte.grains is not None \
+            and g.electrolyte.grains.seeds is not None:
+        top = g.metal.thickness + total + g.electrolyte.thickness
+        S = np.array(g.electrolyte.grains.seeds, dtype=float)
+        floor = surf.offset(total, np.stack([S[:, 0], np.zeros(len(S))], axis=1))
+        for i, (x, y) in enumerate(S):
+            if not (0.0 <= x <= g.width and floor[i] < y < top):
+                raise GeometryError(
+                    f"geometry.electrolyte.grains.seeds[{i}]: [{x:g}, {y:g}] m is not in the "
+                    f"electrolyte (x in [0, {g.width:g}], y between the surface, "
+                    f"{floor[i]:.4g} m there, and the top, {top:g} m); move the point")
     if g.electrolyte is not None:
         top = g.metal.thickness + total + g.electrolyte.thickness
         i = int(np.argmax(np.where(inside, f, -np.inf)))
