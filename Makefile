@@ -11,12 +11,12 @@ PYTEST  := $(PY) -m pytest -q
 # so module fixtures run once. JOBS=0 runs that pass in one process.
 JOBS    ?= 2
 
-.PHONY: setup run test test-serial test-mpi lint bench bench-hong hong2018-full hong-moose-grid bench-fracture m4-growth validate seed001 seed001-pf seed002 seed003-m6 seed004 clean help
+.PHONY: setup run test test-serial test-mpi lint bench bench-hong hong2018-full hong-moose-grid bench-fracture m4-growth validate seed001 seed001-pf seed002 seed003-m6 seed003-wedge seed004 clean help
 
 help:
 	@echo "make run    set up (if needed) and run $(CASE) on $(NP) ranks into $(OUT)"
 	@echo "make test   set up (if needed) and run the test suite, serial then mpiexec -n 2"
-	@echo "make lint | bench | bench-hong | hong2018-full | hong-moose-grid | bench-fracture | m4-growth | validate | seed001 | seed001-pf | seed002 | seed003-m6 | seed004 | setup | clean"
+	@echo "make lint | bench | bench-hong | hong2018-full | hong-moose-grid | bench-fracture | m4-growth | validate | seed001 | seed001-pf | seed002 | seed003-m6 | seed003-wedge | seed004 | setup | clean"
 
 setup: $(STAMP)
 
@@ -73,6 +73,11 @@ seed004: $(STAMP)
 # -> runs/seed003_m6/{growth.png,table.md}
 seed003-m6: $(STAMP)
 	NP=$(NP) $(PY) benchmarks/seed003_m6.py
+
+# Seed 003's wedge: crack and dendrite tips against time, feedback off/on, no-wedge control
+# -> runs/seed003_wedge/{tips.png,table.md}
+seed003-wedge: $(STAMP)
+	NP=$(NP) $(PY) benchmarks/seed003_wedge.py
 
 # Seed 002: Li3N vs LiZn/Li3N over a local Li deposit (PF-CZM) -> runs/seed002/{onset.png,table.md}
 seed002: $(STAMP)

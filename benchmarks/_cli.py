@@ -15,3 +15,11 @@ def solver_commands() -> tuple[list[str], list[str]]:
     run = cli if np_ == 1 else [str(Path(sys.executable).parent / "mpiexec"), "-n",
                                 str(np_)] + cli
     return cli, run
+
+
+def save_figure(fig, path: Path, title: str) -> None:
+    """Title, lay out and write a benchmark figure (150 dpi), and say where it went."""
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    print(f"figures: {path.parent}")

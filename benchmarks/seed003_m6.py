@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _cli import solver_commands  # noqa: E402
+from _cli import save_figure, solver_commands  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "runs" / "seed003_m6"
@@ -95,10 +95,8 @@ def main() -> None:
     a2.set_xlabel("time (s)")
     a2.set_ylabel("deposited volume (um^3 per um of depth)")
     a1.legend(fontsize=8)
-    fig.suptitle("Na into beta''-like grains (M6): growth against time (cf. seed 003 Fig. 6d)")
-    fig.tight_layout()
-    fig.savefig(OUT / "growth.png", dpi=150)
-    print(f"figures: {OUT}")
+    save_figure(fig, OUT / "growth.png",
+                "Na into beta''-like grains (M6): growth against time (cf. seed 003 Fig. 6d)")
 
 
 if __name__ == "__main__":
