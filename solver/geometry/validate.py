@@ -150,19 +150,9 @@ def _check_layered(case) -> None:
                             f"z={f[i]:.4g} m at {_where(P[i], dim)}, below 5% of the metal "
                             f"thickness ({floor:g} m); reduce the perturbations or thicken "
                             "geometry.metal")
-    if g.electrolyte is not None and g.electrolyte.grains is not None \
-            and g.electrolyte.grains.seeds is not None:
-        top = g.metal.thickness + total + g.electrolyte.thickness
-        S = np.array(g.electrolyte.grains.seeds, dtype=float)
-        floor = surf.offset(total, np.stack([S[:, 0], np.zeros(len(S))], axis=1))
-        for i, (x, y) in enumerate(S):
-            if not (0.0 <= x <= g.width and floor[i] < y < top):
-                raise GeometryError(
-                    f"geometry.electrolyte.grains.seeds[{i}]: [{x:g}, {y:g}] m is not in the "
-                    f"electrolyte (x in [0, {g.width:g}], y between the surface, "
-                    f"{floor[i]:.4g} m there, and the top, {top:g} m); move the point")
     if g.electrolyte is not None:
         top = g.metal.thickness + total + g.electrolyte.thickness
+        _check_grain_seeds(g, surf, total, top)
         i = int(np.argmax(np.where(inside, f, -np.inf)))
         reach = f[i] + total
         if reach >= top - MIN_METAL * g.electrolyte.thickness:
@@ -183,6 +173,21 @@ def _check_layered(case) -> None:
                     "fold onto itself (thin the coatings or smooth the surface)")
         _check_offset_unfolds(surf, P, g, dim)
     _check_predelamination(case)
+
+
+def _check_grain_seeds(g, surf: Surface, total: float, top: float) -> None:
+    """Given electrolyte grain seeds lie between the outer surface and the top."""
+    grains = g.electrolyte.grains
+    if grains is None or grains.seeds is None:
+        return
+    S = np.array(grains.seeds, dtype=float)
+    floor = surf.offset(total, np.stack([S[:, 0], np.zeros(len(S))], axis=1))
+    for i, (x, y) in enumerate(S):
+        if not (0.0 <= x <= g.width and floor[i] < y < top):
+            raise GeometryError(
+                f"geometry.electrolyte.grains.seeds[{i}]: [{x:g}, {y:g}] m is not in the "
+                f"electrolyte (x in [0, {g.width:g}], y between the surface, {floor[i]:.4g} m "
+                f"there, and the top, {top:g} m); move the point")
 
 
 def _check_offset_unfolds(surf: Surface, P: np.ndarray, g, dim: int) -> None:
