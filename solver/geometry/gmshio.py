@@ -141,18 +141,26 @@ def graded_size_field(entities: list[int], dim: int, h0: float, d0: float, growt
         f.setNumber(dist, "Sampling", int(np.clip(2 * length / h0, 20, 600)))
     size = f.add("MathEval")
     f.setString(size, "F", f"Min({hmax!r}, {h0!r} + {growth - 1.0!r} * Max(0, F{dist} - {d0!r}))")
-    fields = [size]
-    for x0, x1, y0, y1, h in boxes:
-        b = f.add("Box")
-        for key, v in (("VIn", h), ("VOut", hmax), ("XMin", x0), ("XMax", x1), ("YMin", y0),
-                       ("YMax", y1), ("Thickness", (hmax - h) / max(growth - 1.0, 0.05))):
-            f.setNumber(b, key, v)
-        fields.append(b)
+    fields = [size] + box_fields(boxes, hmax, growth)
     if len(fields) > 1:
         size = f.add("Min")
         f.setNumbers(size, "FieldsList", fields)
     f.setAsBackgroundMesh(size)
     return size
+
+
+def box_fields(boxes, hmax: float, growth: float) -> list[int]:
+    """One gmsh Box field per (x0, x1, y0, y1, size) (model units): ``size`` inside, hmax
+    outside, over a transition of (hmax - size) / (growth - 1)."""
+    f = gmsh.model.mesh.field
+    tags = []
+    for x0, x1, y0, y1, h in boxes:
+        b = f.add("Box")
+        for key, v in (("VIn", h), ("VOut", hmax), ("XMin", x0), ("XMax", x1), ("YMin", y0),
+                       ("YMax", y1), ("Thickness", (hmax - h) / max(growth - 1.0, 0.05))):
+            f.setNumber(b, key, v)
+        tags.append(b)
+    return tags
 
 
 def bounding_box(dim: int, tag: int) -> np.ndarray:

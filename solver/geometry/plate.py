@@ -19,7 +19,7 @@ from __future__ import annotations
 import gmsh
 
 from solver.geometry.base import Geometry
-from solver.geometry.gmshio import add_groups, mesh_with_gmsh, reference_length
+from solver.geometry.gmshio import add_groups, box_fields, mesh_with_gmsh, reference_length
 
 
 def plate_sizes(g) -> tuple[float, float]:
@@ -83,18 +83,8 @@ def _model(g, scale: float, hmin: float, hmax: float) -> dict:
     boundaries = add_groups(1, groups)
     # sizes: Box fields (scaled units), minimum with the default size
     f = gmsh.model.mesh.field
-    fields = []
-    for r in g.refine:
-        x0, x1, y0b, y1b = (v / scale for v in r.box)
-        b = f.add("Box")
-        f.setNumber(b, "VIn", r.size / scale)
-        f.setNumber(b, "VOut", hmax / scale)
-        f.setNumber(b, "XMin", x0)
-        f.setNumber(b, "XMax", x1)
-        f.setNumber(b, "YMin", y0b)
-        f.setNumber(b, "YMax", y1b)
-        f.setNumber(b, "Thickness", (hmax - r.size) / scale / max(g.mesh.growth_rate - 1, 0.05))
-        fields.append(b)
+    fields = box_fields([tuple(v / scale for v in r.box) + (r.size / scale,) for r in g.refine],
+                        hmax / scale, g.mesh.growth_rate)
     const = f.add("MathEval")
     f.setString(const, "F", repr(hmax / scale))
     fields.append(const)
